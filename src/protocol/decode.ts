@@ -1,0 +1,77 @@
+import type * as z from 'zod/mini';
+import { errorPayload } from './build.js';
+import { ErrorCode } from './codes.js';
+import { MAX_FRAME_BYTES } from './limits.js';
+import { clientFrames, serverFrames, uuid } from './schemas.js';
+import type { ClientFrame, ErrorPayload, ServerFrame } from './types.js';
+
+export type DecodeResult<F> =
+  | { ok: true; frame: F }
+  /** `error` is a ready `error` payload (4000); `tooLarge` frames are answered by closing 1009 instead. */
+  | { ok: false; error: ErrorPayload; tooLarge?: true };
+
+type FrameSchemas = Record<string, z.ZodMiniType>;
+
+const encoder = /* @__PURE__ */ new TextEncoder();
+
+export const utf8Length = (text: string): number => encoder.encode(text).length;
+
+/** Parses one client-to-server frame. Never throws. */
+export const decodeClientFrame = (raw: unknown): DecodeResult<ClientFrame> => decode(raw, clientFrames);
+
+/** Parses one server-to-client frame. Never throws. */
+export const decodeServerFrame = (raw: unknown): DecodeResult<ServerFrame> => decode(raw, serverFrames);
+
+function decode<F>(raw: unknown, schemas: FrameSchemas): DecodeResult<F> {
+  if (typeof raw !== 'string') return bad('frame must be a text frame holding a JSON object');
+  // UTF-8 needs at most 3 bytes per UTF-16 unit, so most frames are judged without encoding them.
+  const bytes = raw.length * 3 > MAX_FRAME_BYTES ? utf8Length(raw) : raw.length;
+  if (bytes > MAX_FRAME_BYTES) return { ...bad(`frame is ${bytes} bytes, over the ${MAX_FRAME_BYTES}-byte limit`), tooLarge: true };
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return bad('frame is not valid JSON');
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return bad('frame must be a JSON object');
+  const envelope = data as Record<string, unknown>;
+  const messageId = uuid.safeParse(envelope.message_id).success ? (envelope.message_id as string) : undefined;
+  const type = envelope.type;
+  if (typeof type !== 'string') return bad('type: must be a string naming the frame type', messageId);
+  if (!Object.hasOwn(schemas, type)) return bad(`type: unknown frame type ${JSON.stringify(type.slice(0, 40))}`, messageId);
+  const result = schemas[type]!.safeParse(data, { reportInput: true });
+  if (!result.success) return bad(describeIssues(result.error.issues), messageId);
+  return { ok: true, frame: result.data as F };
+}
+
+function bad(message: string, messageId?: string): { ok: false; error: ErrorPayload } {
+  return { ok: false, error: errorPayload(ErrorCode.BAD_REQUEST, message, messageId ? { message_id: messageId } : {}) };
+}
+
+type Issue = z.core.$ZodIssue;
+
+/** zod/mini carries no English messages (the locale costs bytes), so the frame's problem is described here. */
+export function describeIssues(issues: readonly Issue[]): string {
+  return issues.slice(0, 3).map(describeIssue).join('; ');
+}
+
+function describeIssue(issue: Issue): string {
+  const where = issue.path.length ? issue.path.join('.') : 'frame';
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? `${where}: is required` : `${where}: must be ${article(issue.expected)}`;
+    case 'unrecognized_keys':
+      return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+    case 'invalid_value':
+      return `${where}: must be ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`;
+    case 'invalid_union':
+      return issue.errors.length ? `${where}: matches none of its forms (${describeIssues(issue.errors.flat().slice(0, 1))})` : `${where}: is not one of the accepted values`;
+    case 'invalid_format':
+      return `${where}: ${custom(issue.message) ?? `must be a valid ${issue.format}`}`;
+    default:
+      return `${where}: ${custom(issue.message) ?? 'is not valid'}`;
+  }
+}
+
+const custom = (message: string): string | undefined => (message && message !== 'Invalid input' ? message : undefined);
+const article = (expected: string): string => (/^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`);

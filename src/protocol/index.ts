@@ -1,0 +1,8 @@
+/** The wire contract (PROTOCOL.md, version 1), shared by the browser client and the Node server. */
+export * from './limits.js';
+export * from './codes.js';
+export * from './content.js';
+export * from './types.js';
+export { clientFrames, serverFrames } from './schemas.js';
+export { decodeClientFrame, decodeServerFrame, describeIssues, utf8Length, type DecodeResult } from './decode.js';
+export { clientFrame, serverFrame, errorPayload, encodeFrame, newMessageId, nowIso } from './build.js';

@@ -1,0 +1,3 @@
+import { protocolSuite } from '../shared/protocol.suite.js';
+
+protocolSuite({ describe, it });

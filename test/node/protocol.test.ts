@@ -1,0 +1,4 @@
+import { describe, it } from 'node:test';
+import { protocolSuite } from '../shared/protocol.suite.js';
+
+protocolSuite({ describe, it });

@@ -1,0 +1,36 @@
+import { defineConfig } from 'vite';
+
+/**
+ * Two library builds from one config:
+ * - default: dist/live-chat.js, the script-tag bundle (IIFE, every dependency inlined);
+ * - `--mode esm`: dist/esm/, ES modules for people who import the package (dependencies left to their bundler).
+ */
+export default defineConfig(({ mode }) =>
+  mode === 'esm'
+    ? {
+        build: {
+          outDir: 'dist/esm',
+          emptyOutDir: true,
+          sourcemap: true,
+          minify: false,
+          lib: {
+            entry: { index: 'src/index.ts', protocol: 'src/protocol/index.ts', define: 'src/ui/register.ts' },
+            formats: ['es'],
+          },
+          rollupOptions: { external: [/^lit(\/|$)/, /^@lit\//, /^zod(\/|$)/, /^idb(\/|$)/] },
+        },
+      }
+    : {
+        build: {
+          outDir: 'dist',
+          emptyOutDir: false,
+          target: 'es2021',
+          lib: {
+            entry: 'src/ui/register.ts',
+            formats: ['iife'],
+            name: 'LiveChat',
+            fileName: () => 'live-chat.js',
+          },
+        },
+      },
+);
