@@ -1,7 +1,7 @@
 import type * as z from 'zod/mini';
 import { errorPayload } from './build.js';
 import { ErrorCode } from './codes.js';
-import { MAX_FRAME_BYTES } from './limits.js';
+import { MAX_FRAME_BYTES, MAX_SERVER_FRAME_BYTES } from './limits.js';
 import { clientFrames, serverFrames, uuid } from './schemas.js';
 import type { ClientFrame, ErrorPayload, ServerFrame } from './types.js';
 
@@ -16,17 +16,17 @@ const encoder = /* @__PURE__ */ new TextEncoder();
 
 export const utf8Length = (text: string): number => encoder.encode(text).length;
 
-/** Parses one client-to-server frame. Never throws. */
-export const decodeClientFrame = (raw: unknown): DecodeResult<ClientFrame> => decode(raw, clientFrames);
+/** Parses one client-to-server frame (at most 64 KiB). Never throws. */
+export const decodeClientFrame = (raw: unknown): DecodeResult<ClientFrame> => decode(raw, clientFrames, MAX_FRAME_BYTES);
 
 /** Parses one server-to-client frame. Never throws. */
-export const decodeServerFrame = (raw: unknown): DecodeResult<ServerFrame> => decode(raw, serverFrames);
+export const decodeServerFrame = (raw: unknown): DecodeResult<ServerFrame> => decode(raw, serverFrames, MAX_SERVER_FRAME_BYTES);
 
-function decode<F>(raw: unknown, schemas: FrameSchemas): DecodeResult<F> {
+function decode<F>(raw: unknown, schemas: FrameSchemas, maxBytes: number): DecodeResult<F> {
   if (typeof raw !== 'string') return bad('frame must be a text frame holding a JSON object');
   // UTF-8 needs at most 3 bytes per UTF-16 unit, so most frames are judged without encoding them.
-  const bytes = raw.length * 3 > MAX_FRAME_BYTES ? utf8Length(raw) : raw.length;
-  if (bytes > MAX_FRAME_BYTES) return { ...bad(`frame is ${bytes} bytes, over the ${MAX_FRAME_BYTES}-byte limit`), tooLarge: true };
+  const bytes = raw.length * 3 > maxBytes ? utf8Length(raw) : raw.length;
+  if (bytes > maxBytes) return { ...bad(`frame is ${bytes} bytes, over the ${maxBytes}-byte limit`), tooLarge: true };
   let data: unknown;
   try {
     data = JSON.parse(raw);

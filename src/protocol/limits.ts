@@ -3,8 +3,14 @@
 export const PROTOCOL_VERSION = 1;
 export const WS_PATH = '/ws/chat';
 
-/** Frames are refused above 64 KiB of UTF-8 (the server closes with 1009). */
+/** Client frames are refused above 64 KiB of UTF-8 (the server closes with 1009). */
 export const MAX_FRAME_BYTES = 65_536;
+/**
+ * Server frames have no limit in the protocol, and a join's replay of 500 messages can reach
+ * megabytes; clients refuse only what no valid frame can reach (500 messages of 4000 escaped
+ * characters and their envelopes fit well inside).
+ */
+export const MAX_SERVER_FRAME_BYTES = 16 * 1024 * 1024;
 /** Message content, counted in Unicode code points after trimming. */
 export const MAX_CONTENT_CHARS = 4000;
 export const MIN_CONTENT_CHARS = 1;

@@ -8,6 +8,7 @@ import {
   ErrorCode,
   MAX_CONTENT_CHARS,
   MAX_FRAME_BYTES,
+  MAX_SERVER_FRAME_BYTES,
   clientFrame,
   codePointLength,
   decodeClientFrame,
@@ -192,22 +193,31 @@ export function protocolSuite(run: Runner): void {
         expectBad(decode(JSON.stringify({ payload: {}, timestamp: TS })), 'type');
         expectBad(decode(JSON.stringify({ type: 7, payload: {}, timestamp: TS })), 'type');
       });
-      it(`${decode.name}: refuses a frame over 64 KiB and flags it too large`, () => {
-        const pad = 'x'.repeat(MAX_FRAME_BYTES);
-        const result = decode(JSON.stringify({ type: 'ping', payload: {}, timestamp: TS, pad }));
-        expectBad(result, '65536');
-        expect(!result.ok && result.tooLarge).to.equal(true);
-      });
-      it(`${decode.name}: counts the 64 KiB in UTF-8 bytes, not characters`, () => {
-        const frame = (pad: string) => JSON.stringify({ type: 'ping', payload: {}, timestamp: TS, pad });
-        const overhead = frame('').length;
-        const threeByte = 'あ'.repeat(Math.ceil((MAX_FRAME_BYTES - overhead) / 3) + 1); // under 64 Ki characters, over 64 KiB
-        const result = decode(frame(threeByte));
-        expect(!result.ok && result.tooLarge).to.equal(true);
-        const justFits = decode(frame('x'.repeat(MAX_FRAME_BYTES - overhead)));
-        expect(!justFits.ok && justFits.tooLarge).to.not.equal(true); // refused for the extra field only
-      });
     }
+    it('refuses a client frame over 64 KiB and flags it too large', () => {
+      const pad = 'x'.repeat(MAX_FRAME_BYTES);
+      const result = decodeClientFrame(JSON.stringify({ type: 'ping', payload: {}, timestamp: TS, pad }));
+      expectBad(result, '65536');
+      expect(!result.ok && result.tooLarge).to.equal(true);
+    });
+    it('counts the 64 KiB in UTF-8 bytes, not characters', () => {
+      const frame = (pad: string) => JSON.stringify({ type: 'ping', payload: {}, timestamp: TS, pad });
+      const overhead = frame('').length;
+      const threeByte = 'あ'.repeat(Math.ceil((MAX_FRAME_BYTES - overhead) / 3) + 1); // under 64 Ki characters, over 64 KiB
+      const result = decodeClientFrame(frame(threeByte));
+      expect(!result.ok && result.tooLarge).to.equal(true);
+      const justFits = decodeClientFrame(frame('x'.repeat(MAX_FRAME_BYTES - overhead)));
+      expect(!justFits.ok && justFits.tooLarge).to.not.equal(true); // refused for the extra field only
+    });
+    it('accepts server frames over 64 KiB (a join replays up to 500 messages), up to 16 MiB', () => {
+      const messages = Array.from({ length: 500 }, (_, i) => ({ ...message, seq: i + 1, message_id: newMessageId(), content: 'ข'.repeat(4000) }));
+      const history = JSON.stringify({ type: 'history', payload: { conversation_id: 'U1', messages, has_more: true, last_seq: 900, read_seq: 0, peer_read_seq: 0 }, timestamp: TS });
+      expect(history.length).to.be.greaterThan(2_000_000);
+      const frame = expectGood(decodeServerFrame(history));
+      expect(frame.type === 'history' && frame.payload.messages.length).to.equal(500);
+      const huge = decodeServerFrame(JSON.stringify({ type: 'ping', payload: {}, timestamp: TS, pad: 'x'.repeat(MAX_SERVER_FRAME_BYTES) }));
+      expect(!huge.ok && huge.tooLarge).to.equal(true);
+    });
     it('ties the error to the frame by message_id when the frame had a valid one', () => {
       const result = decodeClientFrame(JSON.stringify({ type: 'send_message', payload: { conversation_id: 'U1', content: '', content_type: 'text' }, message_id: ID, timestamp: TS }));
       expectBad(result, 'content');
