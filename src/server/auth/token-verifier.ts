@@ -1,0 +1,52 @@
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { ID_PATTERN, type Role } from '../../protocol/index.js';
+import type { Config } from '../config.js';
+
+export interface Identity {
+  userId: string;
+  role: Role;
+  expiresAt: Date;
+}
+
+/** Why a token was refused; the connection is closed 4001 with it. */
+export class AuthError extends Error {}
+
+export type TokenVerifier = (token: string) => Promise<Identity>;
+
+/**
+ * HS256 tokens are checked against JWT_SECRET, ES256/RS256 tokens against the JWKS (such as
+ * LINE's). The algorithm allow-list is what refuses `alg: none` and algorithm confusion.
+ */
+export function createTokenVerifier(config: Pick<Config, 'jwtSecret' | 'jwksUrl' | 'jwtIssuer' | 'jwtAudience'>): TokenVerifier {
+  const secret = config.jwtSecret === undefined ? undefined : new TextEncoder().encode(config.jwtSecret);
+  const jwks: JWTVerifyGetKey | undefined = config.jwksUrl && createRemoteJWKSet(config.jwksUrl);
+  const claims = {
+    requiredClaims: ['exp', 'sub'],
+    ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+    ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+  };
+
+  return async (token: string): Promise<Identity> => {
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw new AuthError('token is not a JWT');
+    }
+    let payload;
+    try {
+      if (alg === 'HS256' && secret) payload = (await jwtVerify(token, secret, { ...claims, algorithms: ['HS256'] })).payload;
+      else if (alg !== 'HS256' && jwks) payload = (await jwtVerify(token, jwks, { ...claims, algorithms: ['ES256', 'RS256'] })).payload;
+      else throw new AuthError(`tokens signed with ${String(alg)} are not accepted`);
+    } catch (error) {
+      if (error instanceof AuthError) throw error;
+      if (error instanceof errors.JWTExpired) throw new AuthError('token expired');
+      throw new AuthError(error instanceof errors.JOSEError ? `token refused: ${error.code}` : 'token refused');
+    }
+    const { sub, role = 'user', exp } = payload as { sub?: unknown; role?: unknown; exp?: unknown };
+    if (typeof sub !== 'string' || !ID_PATTERN.test(sub)) throw new AuthError('token sub is not a valid user id');
+    if (role !== 'user' && role !== 'agent') throw new AuthError('token role must be user or agent');
+    if (typeof exp !== 'number') throw new AuthError('token has no exp');
+    return { userId: sub, role, expiresAt: new Date(exp * 1000) };
+  };
+}

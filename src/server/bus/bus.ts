@@ -1,0 +1,40 @@
+import type { ChatMessage, ReadAck, TypingEvent } from '../../protocol/index.js';
+
+/** What travels between instances about one conversation. */
+export type RoomEvent =
+  | { kind: 'message'; message: ChatMessage }
+  /** `origin` is the sending connection's id: typing and read receipts go to the others only. */
+  | { kind: 'typing'; origin: string; payload: TypingEvent }
+  | { kind: 'read'; origin: string; payload: ReadAck };
+
+/** A connection of (user, device) completed its authentication: older ones elsewhere must close 4009. */
+export interface DeviceClaim {
+  user_id: string;
+  device_id: string;
+  connection_id: string;
+}
+
+export interface BusHandlers {
+  event(conversationId: string, event: RoomEvent): void;
+  deviceClaim(claim: DeviceClaim): void;
+  /** Deliveries may have been missed (the link to the other instances came back): catch up from the store. */
+  resync(): void;
+}
+
+/**
+ * Publish/subscribe between server instances, per conversation. At most once: the store is the
+ * truth, and a missed delivery is repaired from it (see `resync`).
+ */
+export interface Bus {
+  /** Reaches the other instances subscribed to the conversation (this one delivers locally by itself). */
+  publish(conversationId: string, event: RoomEvent): Promise<void>;
+  subscribe(conversationId: string): Promise<void>;
+  unsubscribe(conversationId: string): Promise<void>;
+  /** Tells the other instances, which close their older connection of that (user, device). */
+  claimDevice(claim: DeviceClaim): Promise<void>;
+  /** False while the link to the other instances is down (/healthz answers 503). */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+export type BusFactory = (handlers: BusHandlers) => Promise<Bus>;

@@ -1,0 +1,90 @@
+/** Server configuration, read from the environment once at start and checked there. */
+
+export interface Config {
+  port: number;
+  host: string;
+  jwtSecret: string | undefined;
+  jwksUrl: URL | undefined;
+  jwtIssuer: string | undefined;
+  jwtAudience: string | undefined;
+  databaseUrl: string;
+  redisUrl: string | undefined;
+  allowedOrigins: ReadonlySet<string> | undefined;
+  authTimeoutMs: number;
+  pingIntervalMs: number;
+  idleTimeoutMs: number;
+  rateLimitPerMinute: number;
+  demo: boolean;
+  logLevel: string;
+}
+
+/** A bad setting: the message names the variable, and main exits 1 with it. */
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const jwtSecret = optional(env, 'JWT_SECRET');
+  const jwksUrl = url(env, 'JWT_JWKS_URL', ['http:', 'https:']);
+  if (!jwtSecret && !jwksUrl) throw new ConfigError('JWT_SECRET or JWT_JWKS_URL must be set: the server cannot verify tokens without one');
+  const databaseUrl = optional(env, 'DATABASE_URL') ?? 'sqlite:./data/live-chat.db';
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://…, got ${JSON.stringify(databaseUrl)}`);
+  }
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:'])?.href;
+  const idleTimeoutMs = integer(env, 'IDLE_TIMEOUT_MS', 65_000, 1);
+  const pingIntervalMs = integer(env, 'PING_INTERVAL_MS', 30_000, 1);
+  if (pingIntervalMs >= idleTimeoutMs) throw new ConfigError('PING_INTERVAL_MS must be smaller than IDLE_TIMEOUT_MS, or idle clients are closed before they are pinged');
+  const origins = optional(env, 'ALLOWED_ORIGINS');
+  return {
+    port: integer(env, 'PORT', 8080, 0, 65_535),
+    host: optional(env, 'HOST') ?? '127.0.0.1',
+    jwtSecret,
+    jwksUrl,
+    jwtIssuer: optional(env, 'JWT_ISSUER'),
+    jwtAudience: optional(env, 'JWT_AUDIENCE'),
+    databaseUrl,
+    redisUrl,
+    allowedOrigins: origins === undefined ? undefined : new Set(origins.split(',').map((o) => o.trim()).filter(Boolean)),
+    authTimeoutMs: integer(env, 'AUTH_TIMEOUT_MS', 10_000, 1),
+    pingIntervalMs,
+    idleTimeoutMs,
+    rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 30, 1),
+    demo: flag(env, 'DEMO'),
+    logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
+  };
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max = 2_147_483_647): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = optional(env, name);
+  if (raw === undefined || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(`${name} must be 1 or 0, got ${JSON.stringify(raw)}`);
+}
+
+function url(env: Env, name: string, protocols: string[]): URL | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL, got ${JSON.stringify(raw)}`);
+  }
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(`${name} must start with ${protocols.join(' or ')}, got ${JSON.stringify(raw)}`);
+  return parsed;
+}

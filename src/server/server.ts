@@ -1,0 +1,100 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CloseCode } from '../protocol/index.js';
+import { createTokenVerifier } from './auth/token-verifier.js';
+import type { BusHandlers } from './bus/bus.js';
+import { openBus } from './bus/open-bus.js';
+import type { Config } from './config.js';
+import { createRequestHandler } from './http/routes.js';
+import { createUpgradeHandler } from './http/upgrade.js';
+import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { createMemoryRateLimiter } from './rate-limit/memory-rate-limiter.js';
+import { deliverLocally } from './session/frame-handlers.js';
+import { startHeartbeat } from './session/heartbeat.js';
+import type { Hub } from './session/hub.js';
+import { Registry } from './session/registry.js';
+import { TypingThrottle } from './session/typing-throttle.js';
+import { openStore } from './store/open-store.js';
+
+export interface RunningServer {
+  /** http://HOST:PORT with the real port. */
+  url: string;
+  hub: Hub;
+  /** Stops accepting, closes sockets with 1001, waits for stores in flight, closes the store. */
+  close(): Promise<void>;
+}
+
+const SOCKET_CLOSE_GRACE_MS = 2000;
+
+/** Wires the parts together: the one place that knows every implementation. */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const store = await openStore(config.databaseUrl);
+  const inFlight = new Set<Promise<unknown>>();
+  let hub: Hub | undefined;
+  const handlers: BusHandlers = {
+    event: (conversationId, event) => hub && deliverLocally(hub, conversationId, event),
+    deviceClaim: (claim) => {
+      const holder = hub?.registry.deviceHolder(claim.user_id, claim.device_id);
+      if (holder && holder.id !== claim.connection_id) holder.close(CloseCode.REPLACED, 'replaced');
+    },
+    resync: () => {
+      if (!hub) return;
+      for (const conversationId of hub.registry.conversations()) for (const member of hub.registry.members(conversationId)) member.catchUp(conversationId);
+    },
+  };
+  const bus = await openBus(config.redisUrl, handlers);
+  hub = {
+    config,
+    store,
+    bus,
+    rateLimiter: createMemoryRateLimiter(config.rateLimitPerMinute, 60_000),
+    verifyToken: createTokenVerifier(config),
+    metrics: createMetrics(),
+    log,
+    registry: new Registry(bus),
+    typingThrottle: new TypingThrottle(),
+    inflight: new Map(),
+    track: <T>(work: Promise<T>) => {
+      inFlight.add(work);
+      const forget = () => inFlight.delete(work);
+      work.then(forget, forget);
+      return work;
+    },
+  };
+
+  const http: Server = createServer(createRequestHandler(hub));
+  http.headersTimeout = 30_000; // the protocol's 30 s handshake
+  const upgrade = createUpgradeHandler(hub);
+  http.on('upgrade', upgrade.handle);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.port, config.host, () => resolve());
+  });
+  const stopHeartbeat = startHeartbeat(hub);
+  const { port } = http.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      stopHeartbeat();
+      const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+      for (const connection of hub.registry.connections) connection.close(CloseCode.GOING_AWAY, 'server shutting down');
+      await Promise.allSettled([...inFlight]);
+      await waitForSockets(upgrade.wss.clients, SOCKET_CLOSE_GRACE_MS);
+      http.closeAllConnections();
+      await stopped;
+      await bus.close().catch((error: unknown) => log.warn({ err: error }, 'closing the bus failed'));
+      await store.close();
+    })());
+
+  return { url: `http://${host}:${port}`, hub, close };
+}
+
+/** Gives clients a moment to answer the close handshake, then cuts whatever is left. */
+async function waitForSockets(clients: Set<import('ws').WebSocket>, graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (clients.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (const socket of clients) socket.terminate();
+}

@@ -1,0 +1,30 @@
+import { CloseCode, serverFrame, type ClientFrameOf } from '../../protocol/index.js';
+import { AuthError } from '../auth/token-verifier.js';
+import type { Connection } from './connection.js';
+import type { Hub } from './hub.js';
+
+/** The first frame: verifies the token, takes over the (user, device) slot, answers `auth`. Any failure closes 4001. */
+export async function authenticate(hub: Hub, connection: Connection, frame: ClientFrameOf<'auth'>): Promise<void> {
+  let identity;
+  try {
+    identity = await hub.verifyToken(frame.payload.token);
+  } catch (error) {
+    const reason = error instanceof AuthError ? error.message : 'token refused';
+    if (!(error instanceof AuthError)) hub.log.warn({ err: error }, 'token verification failed');
+    connection.close(CloseCode.AUTH_FAILED, reason);
+    return;
+  }
+  if (connection.state !== 'awaiting-auth') return; // closed meanwhile (auth deadline)
+  const deviceId = frame.payload.device_id;
+  connection.identity = identity;
+  connection.deviceId = deviceId;
+  connection.state = 'authed';
+  connection.watchExpiry(identity.expiresAt);
+  if (deviceId) {
+    hub.registry.claimDevice(connection, identity.userId, deviceId)?.close(CloseCode.REPLACED, 'replaced');
+    hub.bus
+      .claimDevice({ user_id: identity.userId, device_id: deviceId, connection_id: connection.id })
+      .catch((error: unknown) => hub.log.warn({ err: error }, 'could not announce the device to other instances'));
+  }
+  connection.send(serverFrame('auth', { success: true, user_id: identity.userId, role: identity.role, expires_at: identity.expiresAt.toISOString() }));
+}

@@ -1,0 +1,58 @@
+import type { Bus } from '../bus/bus.js';
+import type { Connection } from './connection.js';
+
+const deviceKey = (userId: string, deviceId: string) => `${userId}\u0000${deviceId}`;
+
+/** This instance's connections: all of them, by conversation joined, and by (user, device). */
+export class Registry {
+  readonly connections = new Set<Connection>();
+  private readonly rooms = new Map<string, Set<Connection>>();
+  private readonly devices = new Map<string, Connection>();
+
+  constructor(private readonly bus: Bus) {}
+
+  members(conversationId: string): Iterable<Connection> {
+    return this.rooms.get(conversationId) ?? [];
+  }
+
+  conversations(): Iterable<string> {
+    return this.rooms.keys();
+  }
+
+  /** Adds a member; the first one on this instance subscribes the instance to the conversation. */
+  async join(connection: Connection, conversationId: string): Promise<void> {
+    let members = this.rooms.get(conversationId);
+    if (!members) {
+      members = new Set();
+      this.rooms.set(conversationId, members);
+      await this.bus.subscribe(conversationId);
+    }
+    members.add(connection);
+  }
+
+  async leave(connection: Connection, conversationId: string): Promise<void> {
+    const members = this.rooms.get(conversationId);
+    if (!members?.delete(connection) || members.size) return;
+    this.rooms.delete(conversationId);
+    await this.bus.unsubscribe(conversationId);
+  }
+
+  /** Records the newest connection of (user, device); returns the one it replaces on this instance. */
+  claimDevice(connection: Connection, userId: string, deviceId: string): Connection | undefined {
+    const key = deviceKey(userId, deviceId);
+    const older = this.devices.get(key);
+    this.devices.set(key, connection);
+    return older === connection ? undefined : older;
+  }
+
+  deviceHolder(userId: string, deviceId: string): Connection | undefined {
+    return this.devices.get(deviceKey(userId, deviceId));
+  }
+
+  /** Forgets a closed connection everywhere. */
+  async remove(connection: Connection, userId?: string, deviceId?: string): Promise<void> {
+    this.connections.delete(connection);
+    if (userId && deviceId && this.devices.get(deviceKey(userId, deviceId)) === connection) this.devices.delete(deviceKey(userId, deviceId));
+    await Promise.all([...connection.conversations()].map((id) => this.leave(connection, id)));
+  }
+}
