@@ -15,6 +15,8 @@ export interface Config {
   idleTimeoutMs: number;
   rateLimitPerMinute: number;
   demo: boolean;
+  /** How long an SQLite write waits for a lock another process holds before it fails (4100). */
+  sqliteBusyTimeoutMs: number;
   logLevel: string;
 }
 
@@ -51,6 +53,7 @@ export function loadConfig(env: Env = process.env): Config {
     idleTimeoutMs,
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 30, 1),
     demo: flag(env, 'DEMO'),
+    sqliteBusyTimeoutMs: integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 5000, 0),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
   };
 }

@@ -29,7 +29,7 @@ const SOCKET_CLOSE_GRACE_MS = 2000;
 
 /** Wires the parts together: the one place that knows every implementation. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config);
   const inFlight = new Set<Promise<unknown>>();
   let hub: Hub | undefined;
   const handlers: BusHandlers = {

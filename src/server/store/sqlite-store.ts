@@ -21,6 +21,7 @@ const SCHEMA = `
     created_at TEXT NOT NULL,
     UNIQUE (conversation_id, seq)
   );
+  CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, checked_at TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS read_positions (
     conversation_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
@@ -55,12 +56,12 @@ export class SqliteStore implements Store {
   /** A page and last_seq from one snapshot. */
   private readonly historyInTransaction: (conversationId: string, query: HistoryQuery) => HistoryResult;
 
-  constructor(path: string) {
+  constructor(path: string, busyTimeoutMs = 5000) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
     this.db.exec(SCHEMA);
     const db = this.db;
     this.statements = {
@@ -79,6 +80,7 @@ export class SqliteStore implements Store {
         'INSERT INTO read_positions (conversation_id, user_id, read_seq) VALUES (?, ?, ?) ON CONFLICT (conversation_id, user_id) DO UPDATE SET read_seq = excluded.read_seq WHERE excluded.read_seq > read_positions.read_seq',
       ),
       ownRead: db.prepare<[string, string], { read_seq: number }>('SELECT read_seq FROM read_positions WHERE conversation_id = ? AND user_id = ?'),
+      probe: db.prepare("INSERT INTO health (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at"),
       peerRead: db.prepare<[string, string], { peer: number | null }>('SELECT MAX(read_seq) AS peer FROM read_positions WHERE conversation_id = ? AND user_id <> ?'),
     };
     this.appendInTransaction = db.transaction(this.appendTx).immediate;
@@ -134,8 +136,9 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** A write, not a read: a full disk or a lock held elsewhere refuses writes while reads still work. */
   async check(): Promise<void> {
-    this.db.prepare('SELECT 1').get();
+    this.statements.probe.run(new Date().toISOString());
   }
 
   async close(): Promise<void> {
