@@ -1,0 +1,466 @@
+import {
+  CloseCode,
+  ErrorCode,
+  clientFrame,
+  decodeServerFrame,
+  type ChatMessage,
+  type ClientFrame,
+  type HistoryPage,
+  type ServerFrameOf,
+} from '../protocol/index.js';
+import type { ChatStore } from '../outbox/index.js';
+import { reconnectDelay } from './backoff.js';
+import type { Change, Conversation } from './conversation.js';
+import type { TokenSource } from './token.js';
+import type { ClientError, ClientEvents, ClientTiming, ConnectionState } from './types.js';
+
+type Emit = <K extends keyof ClientEvents>(type: K, detail: ClientEvents[K]) => void;
+
+export interface EngineOptions {
+  url: string;
+  conversation: Conversation;
+  store: ChatStore;
+  tokens: TokenSource;
+  deviceId: string | undefined;
+  timing: ClientTiming;
+  random: () => number;
+  /** Reports changes of the conversation (the client shows them and tells the other tabs). */
+  changed: (changes: readonly (Change | undefined)[]) => void;
+  emit: Emit;
+  WebSocket: typeof WebSocket;
+}
+
+/** Close codes after which the client waits for the user rather than reconnecting by itself. */
+const TERMINAL: Partial<Record<number, ConnectionState>> = { [CloseCode.REPLACED]: 'replaced', [CloseCode.AUTH_FAILED]: 'auth-failed' };
+
+/** One unacked send on the current socket. */
+interface InFlight {
+  tries: number;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The socket side of the client, run by the one tab that holds the device's connection: the
+ * state machine, heartbeat, reconnect schedule, join and gap repair, and the outbox flush.
+ */
+export class ChatEngine {
+  state: ConnectionState = 'idle';
+  private socket: WebSocket | undefined;
+  private attempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private joinTimer: ReturnType<typeof setTimeout> | undefined;
+  private joinId: string | undefined;
+  private lastFrameAt = 0;
+  private pingSentAt: number | undefined;
+  private tokenRefreshed = false;
+  private readonly inFlight = new Map<string, InFlight>();
+  /** Set by 4008: no send goes out before this time. */
+  private pausedUntil = 0;
+  private pauseTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
+  /** History requests in flight, by message_id. */
+  private readonly pages = new Map<string, (page: HistoryPage | undefined) => void>();
+
+  constructor(private readonly o: EngineOptions) {}
+
+  private get conversationId(): string {
+    return this.o.conversation.conversationId;
+  }
+
+  start(): void {
+    if (this.state === 'idle') void this.connect();
+  }
+
+  /** A reason to try again now (online, page visible, a send, the user): restarts the schedule if it is waiting or spent. */
+  wake(manual = false): void {
+    if (this.state === 'stopped' || this.state === 'reconnecting' || (manual && (this.state === 'auth-failed' || this.state === 'replaced'))) {
+      if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;
+      this.attempt = 0;
+      clearTimeout(this.reconnectTimer);
+      void this.connect(manual && this.state === 'auth-failed');
+    } else if (this.state === 'connected') {
+      this.checkHeartbeat();
+    }
+  }
+
+  /** Closes for good (the element left the page, or the client was closed). */
+  stop(): void {
+    this.cleanupSocket();
+    clearTimeout(this.reconnectTimer);
+    this.setState('stopped');
+  }
+
+  private setState(state: ConnectionState, error?: ClientError): void {
+    if (state === this.state && !error) return;
+    const previous = this.state;
+    this.state = state;
+    this.o.emit('state', error ? { state, previous, error } : { state, previous });
+  }
+
+  private async connect(freshToken = false): Promise<void> {
+    this.cleanupSocket();
+    this.setState('connecting');
+    let token: string;
+    try {
+      token = freshToken ? await this.o.tokens.refresh() : await this.o.tokens.get();
+    } catch (error) {
+      return this.setState('auth-failed', { code: ErrorCode.AUTH_FAILED, message: error instanceof Error ? error.message : 'no token' });
+    }
+    if (this.state !== 'connecting') return; // stopped meanwhile
+    let socket: WebSocket;
+    try {
+      socket = new this.o.WebSocket(this.o.url);
+    } catch (error) {
+      this.o.emit('error', { code: 0, message: `cannot open ${this.o.url}: ${error instanceof Error ? error.message : String(error)}` });
+      return this.scheduleReconnect();
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      this.setState('authenticating');
+      this.lastFrameAt = Date.now();
+      this.startHeartbeat();
+      this.sendFrame(clientFrame('auth', this.o.deviceId ? { token, device_id: this.o.deviceId } : { token }));
+    };
+    socket.onmessage = (event) => this.receive(event.data);
+    socket.onclose = (event) => this.closed(event.code, event.reason);
+  }
+
+  private closed(code: number, reason: string): void {
+    this.cleanupSocket();
+    const terminal = TERMINAL[code];
+    if (code === CloseCode.AUTH_FAILED && this.o.tokens.canRefresh && !this.tokenRefreshed) {
+      // An expired or refused token: ask the provider once for a fresh one.
+      this.tokenRefreshed = true;
+      void this.connect(true);
+      return;
+    }
+    if (terminal) return this.setState(terminal, { code, message: reason || terminal });
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const delay = reconnectDelay(this.attempt++, this.o.timing.reconnectDelaysMs, this.o.timing.jitter, this.o.random);
+    if (delay === null) return this.setState('stopped');
+    this.setState('reconnecting');
+    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
+  }
+
+  private cleanupSocket(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) {
+      socket.onopen = socket.onmessage = socket.onclose = null;
+      if (socket.readyState === socket.CONNECTING || socket.readyState === socket.OPEN) socket.close(1000);
+    }
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.joinTimer);
+    clearTimeout(this.pauseTimer);
+    this.joinId = undefined;
+    this.pingSentAt = undefined;
+    for (const [id, sending] of this.inFlight) {
+      clearTimeout(sending.timer);
+      this.o.changed([this.o.conversation.setPendingStatus(id, 'queued')]);
+    }
+    this.inFlight.clear();
+    for (const resolve of this.pages.values()) resolve(undefined);
+    this.pages.clear();
+  }
+
+  /** Drops a socket that stopped answering and reconnects, as if it had closed. */
+  private abandon(): void {
+    this.cleanupSocket();
+    this.scheduleReconnect();
+  }
+
+  private sendFrame(frame: ClientFrame): boolean {
+    if (this.socket?.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  // ---- heartbeat ----
+
+  private startHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), this.o.timing.heartbeatTickMs);
+  }
+
+  /**
+   * Elapsed time is read from the clock, not counted in timer ticks: timers stall while a laptop
+   * sleeps or a phone app is in the background, and on wake a silence longer than ping plus
+   * pong timeout means the socket is gone.
+   */
+  checkHeartbeat(): void {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return;
+    const { pingAfterMs, pongTimeoutMs } = this.o.timing;
+    const now = Date.now();
+    const silent = now - this.lastFrameAt;
+    if (this.pingSentAt !== undefined ? now - this.pingSentAt >= pongTimeoutMs : silent >= pingAfterMs + pongTimeoutMs) return this.abandon();
+    if (this.pingSentAt === undefined && silent >= pingAfterMs) {
+      this.pingSentAt = now;
+      this.sendFrame(clientFrame('ping', {}));
+    }
+  }
+
+  // ---- frames ----
+
+  private receive(data: unknown): void {
+    this.lastFrameAt = Date.now();
+    this.pingSentAt = undefined;
+    const decoded = decodeServerFrame(data);
+    if (!decoded.ok) {
+      this.o.emit('error', { code: ErrorCode.BAD_REQUEST, message: `the server sent a frame this client does not understand: ${decoded.error.message}` });
+      return;
+    }
+    const frame = decoded.frame;
+    switch (frame.type) {
+      case 'auth':
+        this.tokenRefreshed = false;
+        return this.join();
+      case 'message_ack':
+        return this.acked(frame);
+      case 'history':
+        return void this.historyArrived(frame);
+      case 'new_message':
+        return void this.newMessage(frame.payload);
+      case 'typing':
+        return this.o.emit('typing', { user_id: frame.payload.user_id, is_typing: frame.payload.is_typing });
+      case 'error':
+        return this.serverError(frame.payload);
+      case 'ping':
+        this.sendFrame(clientFrame('pong', {}));
+        return;
+      case 'pong':
+        return;
+    }
+  }
+
+  private join(): void {
+    this.setState('joining');
+    const lastSeq = this.o.conversation.highestSeq();
+    const frame = clientFrame('join_room', lastSeq ? { conversation_id: this.conversationId, last_seq: lastSeq } : { conversation_id: this.conversationId });
+    this.joinId = frame.message_id;
+    clearTimeout(this.joinTimer);
+    this.joinTimer = setTimeout(() => this.abandon(), this.o.timing.joinTimeoutMs);
+    this.sendFrame(frame);
+  }
+
+  private acked(frame: ServerFrameOf<'message_ack'>): void {
+    const ack = frame.payload;
+    if (ack.status === 'read') {
+      this.o.emit('read', { user_id: ack.user_id, seq: ack.seq });
+      this.peerRead(ack.seq);
+      return;
+    }
+    if (ack.message_id === this.joinId) {
+      clearTimeout(this.joinTimer);
+      return;
+    }
+    if (ack.seq === undefined || ack.created_at === undefined) return;
+    const pending = this.o.conversation.get(ack.message_id);
+    if (!pending) return;
+    void this.stored({
+      message_id: ack.message_id,
+      conversation_id: this.conversationId,
+      seq: ack.seq,
+      sender_id: pending.sender_id,
+      sender_role: pending.sender_role,
+      content: pending.content,
+      content_type: 'text',
+      created_at: ack.created_at,
+    });
+  }
+
+  /** A message is stored on the server: out of the outbox, into the cache. */
+  private async stored(message: ChatMessage): Promise<void> {
+    const sending = this.inFlight.get(message.message_id);
+    if (sending) clearTimeout(sending.timer);
+    this.inFlight.delete(message.message_id);
+    this.o.changed([this.o.conversation.addStored(message)]);
+    await Promise.all([this.o.store.putMessages([message]), this.o.store.removeOutbox(message.message_id)]).catch(() => undefined);
+  }
+
+  private async newMessage(message: ChatMessage): Promise<void> {
+    const highest = this.o.conversation.highestSeq();
+    // A gap (a delivery lost between server instances): fetch what lies between.
+    if (highest > 0 && message.seq > highest + 1) void this.fetchForward(highest);
+    if (message.sender_id === this.o.conversation.selfId) await this.stored(message);
+    else {
+      this.o.changed([this.o.conversation.addStored(message)]);
+      await this.o.store.putMessages([message]).catch(() => undefined);
+    }
+  }
+
+  private async historyArrived(frame: ServerFrameOf<'history'>): Promise<void> {
+    const page = frame.payload;
+    const waiting = frame.message_id && this.pages.get(frame.message_id);
+    if (waiting) {
+      this.pages.delete(frame.message_id!);
+      await this.merge(page.messages);
+      this.peerRead(page.peer_read_seq);
+      waiting(page);
+      return;
+    }
+    if (!frame.message_id || frame.message_id !== this.joinId) return;
+    clearTimeout(this.joinTimer);
+    if (this.o.conversation.highestSeq() > page.last_seq) {
+      // The server's store is behind this copy: it was reset. Take the server's version.
+      this.o.conversation.dropStored();
+      await this.o.store.clearConversation(this.conversationId).catch(() => undefined);
+      this.o.emit('reset', {});
+    }
+    await this.merge(page.messages);
+    this.o.conversation.readSeq = Math.max(this.o.conversation.readSeq, page.read_seq);
+    this.peerRead(page.peer_read_seq);
+    this.attempt = 0;
+    this.setState('connected');
+    if (page.has_more && page.messages.length) void this.fetchForward(page.messages.at(-1)!.seq);
+    void this.flush();
+  }
+
+  private async merge(messages: readonly ChatMessage[]): Promise<void> {
+    if (!messages.length) return;
+    this.o.changed(messages.map((m) => this.o.conversation.addStored(m)));
+    for (const m of messages) {
+      const sending = this.inFlight.get(m.message_id);
+      if (sending) clearTimeout(sending.timer);
+      this.inFlight.delete(m.message_id);
+    }
+    await Promise.all([this.o.store.putMessages(messages), ...messages.filter((m) => m.sender_id === this.o.conversation.selfId).map((m) => this.o.store.removeOutbox(m.message_id))]).catch(
+      () => undefined,
+    );
+  }
+
+  private peerRead(seq: number): void {
+    this.o.changed(this.o.conversation.peerRead(seq));
+    void this.o.store.putReadState(this.conversationId, { read_seq: this.o.conversation.readSeq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
+  }
+
+  private serverError(error: ServerFrameOf<'error'>['payload']): void {
+    const { code, message_id } = error;
+    this.o.emit('error', { code, message: error.message, ...(message_id ? { message_id } : {}) });
+    const isSend = message_id !== undefined && this.inFlight.has(message_id);
+    if (isSend) clearTimeout(this.inFlight.get(message_id)!.timer);
+    switch (code) {
+      case ErrorCode.NOT_IN_ROOM:
+        // Join again; the join's history triggers a flush that resends what is unacked.
+        if (isSend) this.inFlight.delete(message_id);
+        this.o.changed([message_id ? this.o.conversation.setPendingStatus(message_id, 'queued') : undefined]);
+        return this.join();
+      case ErrorCode.RATE_LIMITED:
+        if (isSend) this.inFlight.delete(message_id);
+        this.o.changed([message_id ? this.o.conversation.setPendingStatus(message_id, 'queued') : undefined]);
+        this.pausedUntil = Date.now() + (error.retry_after_ms ?? 1000);
+        return this.schedulePausedFlush();
+      case ErrorCode.SERVER_ERROR:
+        // Nothing was stored: keep the message, reconnect with backoff, resend then.
+        return this.abandon();
+      case ErrorCode.FORBIDDEN:
+        if (message_id === this.joinId) {
+          this.cleanupSocket();
+          clearTimeout(this.reconnectTimer);
+          this.setState('stopped', { code, message: error.message });
+        }
+        return;
+      case ErrorCode.BAD_REQUEST:
+        // The server will never take this message as it is: keep it, failed, for the user to see.
+        if (isSend) void this.fail(message_id);
+        return;
+    }
+  }
+
+  // ---- the outbox ----
+
+  /** Sends every queued message of the outbox, oldest first, unless one is already on the wire. */
+  flush(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      do {
+        this.flushAgain = false;
+        await this.flushOnce();
+      } while (this.flushAgain);
+    })().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    if (this.state !== 'connected') return;
+    const entries = await this.o.store.outbox(this.conversationId).catch(() => []);
+    for (const entry of entries) {
+      this.o.changed([this.o.conversation.addPending(entry)]);
+      if (entry.status === 'failed' || this.inFlight.has(entry.message_id) || this.o.conversation.get(entry.message_id)?.seq !== undefined) continue;
+      if (Date.now() < this.pausedUntil) return this.schedulePausedFlush();
+      if (this.state !== 'connected') return;
+      this.transmit(entry.message_id, entry.content, 1);
+    }
+  }
+
+  private transmit(messageId: string, content: string, tries: number): void {
+    if (!this.sendFrame(clientFrame('send_message', { conversation_id: this.conversationId, content, content_type: 'text' }, messageId))) return;
+    this.o.changed([this.o.conversation.setPendingStatus(messageId, 'sending')]);
+    const timer = setTimeout(() => {
+      if (!this.inFlight.has(messageId) || this.state !== 'connected') return;
+      if (tries < this.o.timing.sendTries) this.transmit(messageId, content, tries + 1);
+      else void this.fail(messageId);
+    }, this.o.timing.sendRetryMs);
+    this.inFlight.set(messageId, { tries, timer });
+  }
+
+  private async fail(messageId: string): Promise<void> {
+    this.inFlight.delete(messageId);
+    const entries = await this.o.store.outbox(this.conversationId).catch(() => []);
+    const entry = entries.find((e) => e.message_id === messageId);
+    if (entry) await this.o.store.putOutbox({ ...entry, status: 'failed' }).catch(() => undefined);
+    this.o.changed([this.o.conversation.setPendingStatus(messageId, 'failed')]);
+  }
+
+  private schedulePausedFlush(): void {
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = setTimeout(() => void this.flush(), Math.max(0, this.pausedUntil - Date.now()));
+  }
+
+  // ---- requests from the client ----
+
+  setTyping(isTyping: boolean): void {
+    if (this.state === 'connected') this.sendFrame(clientFrame('typing', { conversation_id: this.conversationId, is_typing: isTyping }));
+  }
+
+  markRead(messageId: string, seq: number): void {
+    if (seq <= this.o.conversation.readSeq) return;
+    if (this.state === 'connected' && this.sendFrame(clientFrame('message_ack', { message_id: messageId, status: 'read' }))) {
+      this.o.conversation.readSeq = seq;
+      void this.o.store.putReadState(this.conversationId, { read_seq: seq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
+    }
+  }
+
+  /** Older messages before the oldest held; resolves whether even older ones exist. */
+  async loadOlder(limit = 50): Promise<boolean> {
+    const lowest = this.o.conversation.lowestSeq();
+    if (lowest === 1) return false;
+    const page = await this.request(lowest === undefined ? { limit } : { before_seq: lowest, limit });
+    return page?.has_more ?? true;
+  }
+
+  /** Fetches every message after `seq`, page by page (gap repair, long replays). */
+  private async fetchForward(seq: number): Promise<void> {
+    let after = seq;
+    for (;;) {
+      const page = await this.request({ after_seq: after, limit: 100 });
+      if (!page?.has_more || !page.messages.length) return;
+      after = page.messages.at(-1)!.seq;
+    }
+  }
+
+  private request(query: { before_seq?: number; after_seq?: number; limit: number }): Promise<HistoryPage | undefined> {
+    const frame = clientFrame('history', { conversation_id: this.conversationId, ...query });
+    return new Promise((resolve) => {
+      if (this.state !== 'connected' || !this.sendFrame(frame)) return resolve(undefined);
+      this.pages.set(frame.message_id, resolve);
+    });
+  }
+}

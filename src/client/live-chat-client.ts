@@ -1,0 +1,348 @@
+import {
+  CLIENT_PING_AFTER_MS,
+  CLIENT_PONG_TIMEOUT_MS,
+  JOIN_ACK_TIMEOUT_MS,
+  RECONNECT_DELAYS_MS,
+  RECONNECT_JITTER,
+  SEND_RETRY_INTERVAL_MS,
+  SEND_TRIES,
+  contentProblem,
+  newMessageId,
+} from '../protocol/index.js';
+import { MemoryChatStore, nextQueuedAt, openChatStore, type ChatStore, type OutboxEntry } from '../outbox/index.js';
+import { ChatEngine } from './chat-engine.js';
+import { Conversation, type Change } from './conversation.js';
+import { TabCoordinator } from './tab-coordinator.js';
+import { TokenSource, readClaims } from './token.js';
+import type { ClientEvents, ClientMessage, ClientTiming, ConnectionState, TokenProvider } from './types.js';
+
+export interface LiveChatClientOptions {
+  /** The server's WebSocket URL, e.g. wss://chat.example.com/ws/chat. */
+  url: string;
+  token?: string;
+  /** Preferred over `token`: asked again when the server refuses a token (expired). */
+  tokenProvider?: TokenProvider;
+  /** Defaults to the token's `sub` (an end user's own conversation); agents must name one. */
+  conversationId?: string;
+  /** Where to keep the outbox and cache; default IndexedDB, falling back to memory. */
+  store?: ChatStore;
+  /** Share one socket between the tabs of this browser profile (default true). */
+  shareConnection?: boolean;
+  timing?: Partial<ClientTiming>;
+  random?: () => number;
+  WebSocket?: typeof WebSocket;
+}
+
+/** How many cached messages a reload shows at once; older ones come with loadOlder(). */
+const CACHED_ON_START = 200;
+
+export const DEFAULT_TIMING: ClientTiming = {
+  reconnectDelaysMs: RECONNECT_DELAYS_MS,
+  jitter: RECONNECT_JITTER,
+  pingAfterMs: CLIENT_PING_AFTER_MS,
+  pongTimeoutMs: CLIENT_PONG_TIMEOUT_MS,
+  joinTimeoutMs: JOIN_ACK_TIMEOUT_MS,
+  sendRetryMs: SEND_RETRY_INTERVAL_MS,
+  sendTries: SEND_TRIES,
+  heartbeatTickMs: 1000,
+};
+
+/** What tabs tell each other. */
+type TabMessage =
+  | { t: 'change'; message: ClientMessage }
+  | { t: 'emit'; type: keyof ClientEvents; detail: unknown }
+  | { t: 'hello' }
+  | { t: 'flush' }
+  | { t: 'call'; id: string; name: 'typing' | 'read' | 'reconnect' | 'older'; arg?: unknown }
+  | { t: 'reply'; id: string; value: unknown };
+
+type Listener<K extends keyof ClientEvents> = (detail: ClientEvents[K]) => void;
+
+/**
+ * The widget's connection to its conversation, without any UI: an IndexedDB outbox written
+ * before anything goes on the wire, exactly-once display by message_id, one socket per
+ * device shared by its tabs, and the reconnect, heartbeat and retry duties of PROTOCOL.md.
+ */
+export class LiveChatClient {
+  /** Resolves once the token is read and the cached conversation loaded; rejects if the token cannot be read. */
+  readonly ready: Promise<void>;
+  private readonly listeners = new Map<keyof ClientEvents, Set<Listener<never>>>();
+  private readonly options: LiveChatClientOptions;
+  private readonly timing: ClientTiming;
+  private conversation!: Conversation;
+  private store!: ChatStore;
+  private tokens!: TokenSource;
+  private engine: ChatEngine | undefined;
+  private tabs: TabCoordinator<TabMessage> | undefined;
+  private mirroredState: ConnectionState = 'idle';
+  private readonly calls = new Map<string, (value: unknown) => void>();
+  private closed = false;
+  private readonly wake = () => this.engine?.wake();
+  private readonly visible = () => {
+    if (document.visibilityState === 'visible') this.engine?.wake();
+  };
+
+  constructor(options: LiveChatClientOptions) {
+    this.options = options;
+    this.timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.ready = this.start();
+    this.ready.catch(() => undefined); // reported through `ready` and the 'state' event
+  }
+
+  // ---- reading ----
+
+  get state(): ConnectionState {
+    return this.engine?.state ?? this.mirroredState;
+  }
+
+  /** Every message, in display order: the server's by seq, then this user's unsent ones. */
+  get messages(): ClientMessage[] {
+    return this.conversation?.list() ?? [];
+  }
+
+  get userId(): string | undefined {
+    return this.conversation?.selfId;
+  }
+
+  get conversationId(): string | undefined {
+    return this.conversation?.conversationId;
+  }
+
+  /** False when messages are kept in memory only (IndexedDB unavailable). */
+  get persistent(): boolean {
+    return this.store?.persistent ?? true;
+  }
+
+  /** Whether this tab holds the device's socket. */
+  get holdsConnection(): boolean {
+    return this.engine !== undefined;
+  }
+
+  on<K extends keyof ClientEvents>(type: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(type);
+    if (!set) this.listeners.set(type, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  // ---- acting ----
+
+  /**
+   * Writes a message to the outbox and resolves once it is stored there (before anything goes
+   * on the wire); it is then sent, retried and acked on its own. Rejects content the server
+   * would refuse (empty, too long, NUL, lone surrogates).
+   */
+  async send(content: string): Promise<ClientMessage> {
+    const problem = contentProblem(content);
+    if (problem) throw new Error(`message ${problem}`);
+    await this.ready;
+    const entry: OutboxEntry = { message_id: newMessageId(), conversation_id: this.conversation.conversationId, content, queued_at: nextQueuedAt(), status: 'queued' };
+    await this.persist(() => this.store.putOutbox(entry));
+    this.changed([this.conversation.addPending(entry)]);
+    this.kick();
+    return this.conversation.get(entry.message_id)!;
+  }
+
+  /** Sends a failed message again (same message_id, so it can never be stored twice). */
+  async retry(messageId: string): Promise<void> {
+    await this.ready;
+    const entry = (await this.store.outbox(this.conversation.conversationId)).find((e) => e.message_id === messageId);
+    if (!entry) return;
+    await this.persist(() => this.store.putOutbox({ ...entry, status: 'queued' }));
+    this.changed([this.conversation.setPendingStatus(messageId, 'queued')]);
+    this.kick();
+  }
+
+  setTyping(isTyping: boolean): void {
+    if (this.engine) this.engine.setTyping(isTyping);
+    else void this.call('typing', isTyping);
+  }
+
+  /** Marks everything up to the newest message from others as read (call it while the chat is on screen). */
+  markRead(): void {
+    const newest = this.messages.filter((m) => !m.mine && m.seq !== undefined).at(-1);
+    if (!newest) return;
+    if (this.engine) this.engine.markRead(newest.message_id, newest.seq!);
+    else void this.call('read', { message_id: newest.message_id, seq: newest.seq });
+  }
+
+  /** Loads the page before the oldest message held; resolves whether older ones remain. */
+  async loadOlder(): Promise<boolean> {
+    await this.ready;
+    if (this.engine) return this.engine.loadOlder();
+    return (await this.call('older')) !== false;
+  }
+
+  /** Tries again now, also after `stopped`, `auth-failed` (with a fresh token) or `replaced`. */
+  reconnect(): void {
+    if (this.engine) this.engine.wake(true);
+    else void this.call('reconnect');
+  }
+
+  /** Closes the socket and stops; another tab takes the connection over if one is open. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.engine?.stop();
+    this.tabs?.close();
+    window.removeEventListener('online', this.wake);
+    document.removeEventListener('visibilitychange', this.visible);
+    this.store?.close();
+  }
+
+  // ---- inside ----
+
+  private async start(): Promise<void> {
+    const { options } = this;
+    this.tokens = new TokenSource(options.tokenProvider ? undefined : options.token, options.tokenProvider);
+    let claims;
+    try {
+      claims = readClaims(await this.tokens.get());
+    } catch (error) {
+      this.mirroredState = 'auth-failed';
+      this.emit('state', { state: 'auth-failed', previous: 'idle', error: { code: 4001, message: error instanceof Error ? error.message : String(error) } });
+      throw error;
+    }
+    const conversationId = options.conversationId ?? claims.sub;
+    this.conversation = new Conversation(conversationId, claims.sub, claims.role);
+    const scope = `${options.url}|${claims.sub}|${conversationId}`;
+    this.store = options.store ?? (await openChatStore(`live-chat:${claims.sub}@${new URL(options.url, location.href).host}`));
+    if (!this.store.persistent) this.emit('storage', { persistent: false });
+
+    const [cached, pending, reads] = await Promise.all([
+      this.store.messages(conversationId, CACHED_ON_START).catch(() => []),
+      this.store.outbox(conversationId).catch(() => []),
+      this.store.readState(conversationId).catch(() => ({ read_seq: 0, peer_read_seq: 0 })),
+    ]);
+    this.conversation.readSeq = reads.read_seq;
+    this.conversation.peerReadSeq = reads.peer_read_seq;
+    this.changed(
+      [...cached.map((m) => this.conversation.addStored(m)), ...pending.map((e) => this.conversation.addPending(e))],
+      false,
+    );
+    if (this.closed) return;
+
+    window.addEventListener('online', this.wake);
+    document.addEventListener('visibilitychange', this.visible);
+    const share = (options.shareConnection ?? true) && this.store.persistent && TabCoordinator.supported;
+    if (!share) return this.lead(share);
+    this.tabs = new TabCoordinator<TabMessage>(`live-chat:${scope}`, (message) => this.fromTab(message));
+    this.tabs.elect(() => this.lead(share));
+    if (!this.engine) this.tabs.post({ t: 'hello' });
+  }
+
+  /** This tab holds the device's socket now (first, or after the holding tab went away). */
+  private lead(shared: boolean): void {
+    if (this.closed) return;
+    const deviceIdFor = async () => (shared ? this.store.deviceId() : undefined);
+    void deviceIdFor()
+      .catch(() => undefined)
+      .then((deviceId) => {
+        if (this.closed) return;
+        this.engine = new ChatEngine({
+          url: this.options.url,
+          conversation: this.conversation,
+          store: this.store,
+          tokens: this.tokens,
+          // Without a shared socket every tab connects on its own: a device id would make them replace each other (4009).
+          deviceId: shared ? deviceId : undefined,
+          timing: this.timing,
+          random: this.options.random ?? Math.random,
+          changed: (changes) => this.changed(changes),
+          emit: (type, detail) => this.emit(type, detail, true),
+          WebSocket: this.options.WebSocket ?? WebSocket,
+        });
+        this.engine.start();
+      });
+  }
+
+  /** Pushes the outbox toward the wire: here if this tab holds the socket, else through the one that does. */
+  private kick(): void {
+    if (this.engine) {
+      this.engine.wake();
+      void this.engine.flush();
+    } else this.tabs?.post({ t: 'flush' });
+  }
+
+  /** Storage that fails mid-session (quota, eviction) falls back to memory rather than losing the message. */
+  private async persist(write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch {
+      if (!this.store.persistent) throw new Error('the message could not be kept');
+      const pending = await this.store.outbox(this.conversation.conversationId).catch(() => []);
+      this.store = new MemoryChatStore();
+      for (const entry of pending) await this.store.putOutbox(entry);
+      this.emit('storage', { persistent: false });
+      await write();
+    }
+  }
+
+  private changed(changes: readonly (Change | undefined)[], broadcast = true): void {
+    for (const change of changes) {
+      if (!change) continue;
+      this.emit(change.kind, { message: change.message });
+      if (broadcast) this.tabs?.post({ t: 'change', message: change.message });
+    }
+  }
+
+  private emit<K extends keyof ClientEvents>(type: K, detail: ClientEvents[K], broadcast = false): void {
+    if (type === 'state') this.mirroredState = (detail as ClientEvents['state']).state;
+    if (broadcast) this.tabs?.post({ t: 'emit', type, detail });
+    for (const listener of this.listeners.get(type) ?? []) {
+      try {
+        (listener as Listener<K>)(detail);
+      } catch (error) {
+        console.error('live-chat: a listener failed', error);
+      }
+    }
+  }
+
+  private fromTab(message: TabMessage): void {
+    switch (message.t) {
+      case 'change':
+        return this.changed([this.conversation.apply(message.message)], false);
+      case 'emit':
+        if (message.type === 'reset') this.conversation.dropStored();
+        return this.emit(message.type, message.detail as never);
+      case 'hello':
+        if (this.engine) this.tabs?.post({ t: 'emit', type: 'state', detail: { state: this.engine.state, previous: this.engine.state } });
+        return;
+      case 'flush':
+        if (this.engine) this.kick();
+        return;
+      case 'call':
+        if (this.engine) void this.answer(message.id, message.name, message.arg);
+        return;
+      case 'reply':
+        this.calls.get(message.id)?.(message.value);
+        this.calls.delete(message.id);
+        return;
+    }
+  }
+
+  /** Runs another tab's request on this tab's socket. */
+  private async answer(id: string, name: Extract<TabMessage, { t: 'call' }>['name'], arg: unknown): Promise<void> {
+    const engine = this.engine!;
+    let value: unknown;
+    if (name === 'typing') engine.setTyping(arg === true);
+    else if (name === 'read') {
+      const { message_id, seq } = arg as { message_id: string; seq: number };
+      engine.markRead(message_id, seq);
+    } else if (name === 'reconnect') engine.wake(true);
+    else if (name === 'older') value = await engine.loadOlder();
+    this.tabs?.post({ t: 'reply', id, value });
+  }
+
+  private call(name: Extract<TabMessage, { t: 'call' }>['name'], arg?: unknown): Promise<unknown> {
+    const id = newMessageId();
+    return new Promise((resolve) => {
+      this.calls.set(id, resolve);
+      this.tabs?.post({ t: 'call', id, name, arg });
+      // No holder answers while one is being elected; the caller gets "unknown" rather than hanging.
+      setTimeout(() => {
+        if (this.calls.delete(id)) resolve(undefined);
+      }, 10_000);
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import type { Role } from '../protocol/index.js';
+import type { TokenProvider } from './types.js';
+
+export interface TokenClaims {
+  sub: string;
+  role: Role;
+}
+
+/**
+ * Reads `sub` and `role` from a JWT without verifying it (the server does that): the client
+ * needs them to know which messages are its own and which conversation to join.
+ */
+export function readClaims(token: string): TokenClaims {
+  const part = token.split('.')[1];
+  if (!part) throw new Error('token is not a JWT');
+  const binary = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+  const json = new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  const claims = JSON.parse(json) as { sub?: unknown; role?: unknown };
+  if (typeof claims.sub !== 'string') throw new Error('token has no sub');
+  return { sub: claims.sub, role: claims.role === 'agent' ? 'agent' : 'user' };
+}
+
+/** The current token, and a fresh one from the provider when the server refuses it (at most once in a row). */
+export class TokenSource {
+  private current: string | undefined;
+
+  constructor(
+    token: string | undefined,
+    private readonly provider: TokenProvider | undefined,
+  ) {
+    this.current = token;
+  }
+
+  get canRefresh(): boolean {
+    return this.provider !== undefined;
+  }
+
+  async get(): Promise<string> {
+    this.current ??= await this.fetch();
+    return this.current;
+  }
+
+  async refresh(): Promise<string> {
+    this.current = await this.fetch();
+    return this.current;
+  }
+
+  private async fetch(): Promise<string> {
+    if (!this.provider) throw new Error('no token and no token provider');
+    const token = await this.provider();
+    if (typeof token !== 'string' || !token) throw new Error('the token provider returned no token');
+    return token;
+  }
+}

@@ -1,0 +1,48 @@
+import type { ChatMessage } from '../protocol/index.js';
+
+/** A message written by this device that the server has not acked yet. */
+export interface OutboxEntry {
+  message_id: string;
+  conversation_id: string;
+  content: string;
+  /** When it was written (ms since the epoch, fractional to keep order): the outbox is flushed in this order. */
+  queued_at: number;
+  /** `failed`: the retries ran out; kept for a manual retry, never dropped. */
+  status: 'queued' | 'failed';
+}
+
+/** What the client keeps of a conversation between page loads. */
+export interface ReadState {
+  read_seq: number;
+  peer_read_seq: number;
+}
+
+/**
+ * Where the client keeps the outbox and its copy of the conversation. IndexedDB when the
+ * browser allows it, so a reload, a closed tab or a browser restart loses nothing; memory
+ * otherwise (`persistent` false), which the UI shows as a warning.
+ */
+export interface ChatStore {
+  readonly persistent: boolean;
+  /** A stable id for this browser profile, made on first use. */
+  deviceId(): Promise<string>;
+  putOutbox(entry: OutboxEntry): Promise<void>;
+  /** The conversation's unacked messages, oldest first. */
+  outbox(conversationId: string): Promise<OutboxEntry[]>;
+  removeOutbox(messageId: string): Promise<void>;
+  putMessages(messages: readonly ChatMessage[]): Promise<void>;
+  /** The newest `limit` cached messages of a conversation, in ascending seq. */
+  messages(conversationId: string, limit: number): Promise<ChatMessage[]>;
+  readState(conversationId: string): Promise<ReadState>;
+  putReadState(conversationId: string, state: ReadState): Promise<void>;
+  /** Drops the cached copy (the server's store was reset); the outbox stays. */
+  clearConversation(conversationId: string): Promise<void>;
+  close(): void;
+}
+
+let lastQueuedAt = 0;
+/** A strictly increasing timestamp, so two messages written in the same millisecond keep their order. */
+export function nextQueuedAt(now = Date.now()): number {
+  lastQueuedAt = Math.max(now, lastQueuedAt + 0.001);
+  return lastQueuedAt;
+}

@@ -1,0 +1,146 @@
+// LiveChatClient against the real server in real Chromium: the lifecycle, sending and
+// receiving, statuses, read receipts, typing, history, and a reload in the middle.
+import { expect } from '@open-wc/testing';
+import { LiveChatClient, type ClientMessage, type LiveChatClientOptions } from '../../src/client/index.js';
+import { makeToken, record, startChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+
+describe('LiveChatClient lifecycle', () => {
+  let server: ServerInfo;
+  const clients: LiveChatClient[] = [];
+
+  before(async () => {
+    server = await startChatServer({ RATE_LIMIT_PER_MINUTE: '1000' });
+  });
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.close();
+  });
+
+  function open(options: Omit<LiveChatClientOptions, 'url'>): LiveChatClient {
+    const client = new LiveChatClient({ url: server.wsUrl, ...options });
+    clients.push(client);
+    return client;
+  }
+
+  /** A visitor and an agent on the visitor's conversation, both connected. */
+  async function pair() {
+    const visitorId = uniqueId('visitor');
+    const visitor = open({ token: await makeToken({ sub: visitorId }) });
+    const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+    await waitForState(visitor, 'connected');
+    await waitForState(agent, 'connected');
+    return { visitorId, visitor, agent };
+  }
+
+  it('goes idle → connecting → authenticating → joining → connected, joining its own conversation', async () => {
+    const sub = uniqueId('visitor');
+    const client = open({ token: await makeToken({ sub }) });
+    const states = record(client, 'state');
+    await waitForState(client, 'connected');
+    expect(states.map((s) => s.detail.state)).to.deep.equal(['connecting', 'authenticating', 'joining', 'connected']);
+    expect(client.conversationId).to.equal(sub);
+    expect(client.userId).to.equal(sub);
+    expect(client.persistent).to.equal(true);
+    expect(client.holdsConnection).to.equal(true);
+  });
+
+  it('send() resolves once the message is in the outbox, then it is acked (sent, with seq) and reaches the other side once', async () => {
+    const { visitor, agent } = await pair();
+    const updates = record(visitor, 'update');
+    const sent = await visitor.send('  Hello, is anyone there?  ');
+    expect(sent.status).to.equal('queued');
+    expect(sent.mine).to.equal(true);
+    expect(sent.seq).to.equal(undefined);
+    const acked = await waitFor(() => visitor.messages.find((m) => m.message_id === sent.message_id && m.status === 'sent'), 'the ack');
+    expect(acked.seq).to.equal(1);
+    expect(acked.content).to.equal('  Hello, is anyone there?  ');
+    expect(updates.map((u) => u.detail.message.status)).to.include.members(['sending', 'sent']);
+    const received = await waitFor(() => agent.messages.find((m) => m.message_id === sent.message_id), 'delivery to the agent');
+    expect(received).to.include({ mine: false, seq: 1, sender_id: visitor.userId, sender_role: 'user' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(visitor.messages.filter((m) => m.message_id === sent.message_id)).to.have.length(1);
+    expect(agent.messages.filter((m) => m.message_id === sent.message_id)).to.have.length(1);
+  });
+
+  it('refuses content the server would refuse, before anything is stored', async () => {
+    const { visitor } = await pair();
+    for (const bad of ['', '   ', 'x'.repeat(4001), 'a\u0000b', '\uD800']) {
+      let error: unknown;
+      try {
+        await visitor.send(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(bad)).to.be.instanceOf(Error);
+    }
+    expect(visitor.messages).to.have.length(0);
+  });
+
+  it('keeps order: messages sent in a burst get consecutive seq in the order written', async () => {
+    const { visitor, agent } = await pair();
+    for (let i = 1; i <= 8; i++) await visitor.send(`burst ${i}`);
+    await waitFor(() => storedContents(agent).length === 8, '8 messages at the agent');
+    expect(storedContents(agent)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8].map((i) => `burst ${i}`));
+    expect(visitor.messages.map((m) => m.seq)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('shows "read" on own messages when the other side marks them read, and remembers it after a reload', async () => {
+    const { visitorId, visitor, agent } = await pair();
+    const reads = record(visitor, 'read');
+    const mine = await visitor.send('please read me');
+    await waitFor(() => agent.messages.length === 1, 'delivery');
+    agent.markRead();
+    await waitFor(() => visitor.messages.find((m) => m.message_id === mine.message_id)?.status === 'read', 'read status');
+    expect(reads[0]?.detail).to.deep.equal({ user_id: agent.userId, seq: 1 });
+    visitor.close();
+    const reloaded = open({ token: await makeToken({ sub: visitorId }) });
+    await reloaded.ready;
+    expect(reloaded.messages.find((m) => m.message_id === mine.message_id)?.status).to.equal('read');
+  });
+
+  it('forwards typing to the other side', async () => {
+    const { visitor, agent } = await pair();
+    const typing = record(agent, 'typing');
+    visitor.setTyping(true);
+    await waitFor(() => typing.length, 'typing at the agent');
+    expect(typing[0]!.detail).to.deep.equal({ user_id: visitor.userId, is_typing: true });
+    visitor.setTyping(false);
+    await waitFor(() => typing.length === 2, 'typing false');
+    expect(typing[1]!.detail.is_typing).to.equal(false);
+  });
+
+  it('shows the cached conversation at once after a reload and joins from its last seq (nothing twice)', async () => {
+    const { visitorId, visitor, agent } = await pair();
+    for (let i = 1; i <= 3; i++) await visitor.send(`before reload ${i}`);
+    await waitFor(() => storedContents(visitor).length === 3, 'acks');
+    visitor.close();
+    await agent.send('sent while the visitor was away');
+    const reloaded = open({ token: await makeToken({ sub: visitorId }) });
+    await reloaded.ready;
+    expect(storedContents(reloaded)).to.deep.equal(['before reload 1', 'before reload 2', 'before reload 3']);
+    await waitFor(() => storedContents(reloaded).length === 4, 'the message sent meanwhile');
+    expect(storedContents(reloaded)).to.deep.equal(['before reload 1', 'before reload 2', 'before reload 3', 'sent while the visitor was away']);
+    expect(new Set(reloaded.messages.map((m) => m.message_id)).size).to.equal(4);
+  });
+
+  it('loadOlder() pages back through a long conversation', async () => {
+    const { visitorId, agent } = await pair();
+    for (let i = 1; i <= 70; i++) await agent.send(`m${i}`);
+    await waitFor(() => storedContents(agent).length === 70, 'acks');
+    const fresh = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+    await waitForState(fresh, 'connected');
+    expect(storedContents(fresh)).to.have.length(50); // the newest 50, as a join without last_seq gives
+    expect(fresh.messages[0]!.seq).to.equal(21);
+    expect(await fresh.loadOlder()).to.equal(false);
+    expect(fresh.messages.map((m) => m.seq)).to.deep.equal(Array.from({ length: 70 }, (_, i) => i + 1));
+  });
+
+  it('emits message events for incoming messages, in seq order', async () => {
+    const { visitor, agent } = await pair();
+    const seen: ClientMessage[] = [];
+    visitor.on('message', ({ message }) => seen.push(message));
+    for (let i = 1; i <= 3; i++) await agent.send(`agent ${i}`);
+    await waitFor(() => seen.filter((m) => m.seq).length === 3, 'three messages');
+    expect(seen.map((m) => m.content)).to.deep.equal(['agent 1', 'agent 2', 'agent 3']);
+    expect(seen.every((m) => !m.mine && m.sender_role === 'agent')).to.equal(true);
+  });
+});
