@@ -8,12 +8,16 @@ export interface Config {
   jwtIssuer: string | undefined;
   jwtAudience: string | undefined;
   databaseUrl: string;
+  /** Connections each instance keeps to PostgreSQL (ignored for SQLite). */
+  databasePoolSize: number;
   redisUrl: string | undefined;
   allowedOrigins: ReadonlySet<string> | undefined;
   authTimeoutMs: number;
   pingIntervalMs: number;
   idleTimeoutMs: number;
   rateLimitPerMinute: number;
+  /** The rate limit's window: the protocol's 60 s, shorter only so tests need not wait a minute. */
+  rateLimitWindowMs: number;
   demo: boolean;
   /** How long an SQLite write waits for a lock another process holds before it fails (4100). */
   sqliteBusyTimeoutMs: number;
@@ -34,6 +38,13 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://…, got ${JSON.stringify(databaseUrl)}`);
   }
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:'])?.href;
+  if (redisUrl !== undefined && databaseUrl.startsWith('sqlite:')) {
+    // An instance cannot know whether others run, and instances on SQLite never share a store:
+    // each would hand out its own seq 1, 2, 3 for the same conversation.
+    throw new ConfigError(
+      'REDIS_URL is set (several instances) but DATABASE_URL is SQLite: instances would not share a store. Set DATABASE_URL=postgres://… for several instances, or unset REDIS_URL to run one instance on SQLite',
+    );
+  }
   const idleTimeoutMs = integer(env, 'IDLE_TIMEOUT_MS', 65_000, 1);
   const pingIntervalMs = integer(env, 'PING_INTERVAL_MS', 30_000, 1);
   if (pingIntervalMs >= idleTimeoutMs) throw new ConfigError('PING_INTERVAL_MS must be smaller than IDLE_TIMEOUT_MS, or idle clients are closed before they are pinged');
@@ -46,12 +57,14 @@ export function loadConfig(env: Env = process.env): Config {
     jwtIssuer: optional(env, 'JWT_ISSUER'),
     jwtAudience: optional(env, 'JWT_AUDIENCE'),
     databaseUrl,
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     redisUrl,
     allowedOrigins: origins === undefined ? undefined : new Set(origins.split(',').map((o) => o.trim()).filter(Boolean)),
     authTimeoutMs: integer(env, 'AUTH_TIMEOUT_MS', 10_000, 1),
     pingIntervalMs,
     idleTimeoutMs,
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 30, 1),
+    rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1),
     demo: flag(env, 'DEMO'),
     sqliteBusyTimeoutMs: integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 5000, 0),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',

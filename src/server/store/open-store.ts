@@ -1,10 +1,18 @@
-import { ConfigError, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';
 
-/** The store DATABASE_URL names: `sqlite:PATH` or `sqlite::memory:`. */
-export async function openStore(config: Pick<Config, 'databaseUrl' | 'sqliteBusyTimeoutMs'>): Promise<Store> {
+/**
+ * The store DATABASE_URL names: `sqlite:PATH` or `sqlite::memory:` (one instance), or
+ * `postgres://…` (shared by several instances; the migration runs before this resolves).
+ */
+export async function openStore(config: Pick<Config, 'databaseUrl' | 'sqliteBusyTimeoutMs' | 'databasePoolSize'>, log?: Logger): Promise<Store> {
   const { databaseUrl } = config;
   if (databaseUrl.startsWith('sqlite:')) return new SqliteStore(databaseUrl.slice('sqlite:'.length), config.sqliteBusyTimeoutMs);
-  throw new ConfigError(`DATABASE_URL: ${databaseUrl.split(':')[0]} is not supported by this build; use sqlite:PATH`);
+  return PostgresStore.open(databaseUrl, {
+    poolSize: config.databasePoolSize,
+    onError: (error) => log?.warn({ err: error }, 'PostgreSQL connection lost; the pool reconnects on the next use'),
+  });
 }
