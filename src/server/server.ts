@@ -10,6 +10,8 @@ import { createUpgradeHandler } from './http/upgrade.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createMemoryRateLimiter } from './rate-limit/memory-rate-limiter.js';
+import type { RateLimiter } from './rate-limit/rate-limiter.js';
+import { createRedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
 import { deliverLocally } from './session/frame-handlers.js';
 import { startHeartbeat } from './session/heartbeat.js';
 import type { Hub } from './session/hub.js';
@@ -29,7 +31,7 @@ const SOCKET_CLOSE_GRACE_MS = 2000;
 
 /** Wires the parts together: the one place that knows every implementation. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const store = await openStore(config);
+  const store = await openStore(config, log);
   const inFlight = new Set<Promise<unknown>>();
   let hub: Hub | undefined;
   const handlers: BusHandlers = {
@@ -43,12 +45,22 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       for (const conversationId of hub.registry.conversations()) for (const member of hub.registry.members(conversationId)) member.catchUp(conversationId);
     },
   };
-  const bus = await openBus(config.redisUrl, handlers);
+  let bus;
+  try {
+    bus = await openBus(config.redisUrl, handlers, log);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  // With several instances the limit counts in Redis, across all of them.
+  const rateLimiter: RateLimiter & { close?(): Promise<void> } = config.redisUrl
+    ? createRedisRateLimiter(config.redisUrl, config.rateLimitPerMinute, config.rateLimitWindowMs, log)
+    : createMemoryRateLimiter(config.rateLimitPerMinute, config.rateLimitWindowMs);
   hub = {
     config,
     store,
     bus,
-    rateLimiter: createMemoryRateLimiter(config.rateLimitPerMinute, 60_000),
+    rateLimiter,
     verifyToken: createTokenVerifier(config),
     metrics: createMetrics(),
     log,
@@ -86,6 +98,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       http.closeAllConnections();
       await stopped;
       await bus.close().catch((error: unknown) => log.warn({ err: error }, 'closing the bus failed'));
+      await rateLimiter.close?.().catch((error: unknown) => log.warn({ err: error }, 'closing the rate limiter failed'));
       await store.close();
     })());
 

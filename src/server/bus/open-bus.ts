@@ -1,9 +1,11 @@
-import { ConfigError } from '../config.js';
+import type { Logger } from '../logger.js';
 import type { Bus, BusHandlers } from './bus.js';
 import { createMemoryBus } from './memory-bus.js';
+import { createRedisBus } from './redis-bus.js';
 
-/** The in-process bus, unless REDIS_URL asks for the one shared between instances. */
-export async function openBus(redisUrl: string | undefined, handlers: BusHandlers): Promise<Bus> {
+/** The in-process bus, unless REDIS_URL asks for the one shared between instances (Redis pub/sub). */
+export async function openBus(redisUrl: string | undefined, handlers: BusHandlers, log?: Logger): Promise<Bus> {
   if (redisUrl === undefined) return createMemoryBus(handlers);
-  throw new ConfigError('REDIS_URL: the Redis bus is not supported by this build');
+  if (!log) throw new Error('the Redis bus needs a logger');
+  return createRedisBus(redisUrl, handlers, log);
 }

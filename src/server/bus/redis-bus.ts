@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { Bus, BusHandlers, DeviceClaim, RoomEvent } from './bus.js';
+
+export const CHANNEL_PREFIX = 'live-chat:conv:';
+export const DEVICES_CHANNEL = 'live-chat:devices';
+/** Control messages between instances (today only "catch up from the store"). */
+export const INSTANCES_CHANNEL = 'live-chat:instances';
+
+/** What goes on a conversation's channel. `i` is the publishing instance: an instance ignores its own events. */
+interface EventEnvelope {
+  i: string;
+  e: RoomEvent;
+}
+/** A device claim with the time its authentication completed (the newer one wins, on every instance). */
+interface ClaimEnvelope {
+  i: string;
+  c: DeviceClaim;
+  at: number;
+}
+interface ControlEnvelope {
+  i: string;
+  resync: true;
+}
+
+/** A local claim stays comparable this long: two authentications racing on two instances are ordered by time. */
+const CLAIM_MEMORY_MS = 30_000;
+/** Conversations whose delivery to other instances failed while Redis was down; past this, every instance catches up everything. */
+const MAX_PENDING_CONVERSATIONS = 10_000;
+const SUBSCRIBE_BATCH = 500;
+
+export interface RedisBusOptions {
+  /** How long start waits for Redis before going on without it (unhealthy, recovering by itself). */
+  startTimeoutMs?: number;
+}
+
+/** Options shared by every Redis connection of an instance: fail fast while disconnected, reconnect forever. */
+export function redisOptions(name: string): RedisOptions {
+  return {
+    connectionName: name,
+    // Commands issued while disconnected fail at once instead of waiting in a queue: a send is
+    // stored and acked without the bus, and the bus repairs delivery when it is back.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    // A Redis that stops answering (not only refusing) must not hang a send either.
+    commandTimeout: 1000,
+    connectTimeout: 2000,
+    // Reconnect forever, quickly at first: 100 ms, 200 ms, … up to 1 s between tries.
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+    // RESP2 keeps a subscribed connection in the classic subscriber mode on every Redis version.
+    protocol: 2,
+  };
+}
+
+/**
+ * The bus between instances over Redis pub/sub: one channel per conversation, one for device
+ * claims, one for control. Two connections: a subscriber (in subscriber mode, it can do nothing
+ * else) and a publisher.
+ *
+ * Pub/sub is at most once, so the bus repairs what an outage loses: the subscriber restores its
+ * subscriptions itself after every reconnect (it keeps the set it wants, including channels asked
+ * for while it was down) and only then asks for a catch-up from the store (`handlers.resync`);
+ * the publisher remembers, per conversation, the newest message it could not publish and publishes
+ * it again once reconnected, so that instances that never lost their subscription fetch the gap
+ * from the store when that message arrives (deliveries carry seq, and a connection fills a gap
+ * before a later seq). Device claims that could not be published are published again too.
+ */
+export async function createRedisBus(url: string, handlers: BusHandlers, log: Logger, options: RedisBusOptions = {}): Promise<Bus & { instanceId: string }> {
+  const instanceId = randomUUID();
+  const subscriber = new Redis(url, { ...redisOptions(`live-chat-sub-${instanceId.slice(0, 8)}`), autoResubscribe: false });
+  const publisher = new Redis(url, redisOptions(`live-chat-pub-${instanceId.slice(0, 8)}`));
+
+  /** Conversations this instance wants to hear about (its connections joined them). */
+  const wanted = new Set<string>();
+  /** True once the subscriber has every wanted channel since its last (re)connect. */
+  let subscribed = false;
+  let closing = false;
+  /** Set when a connection to Redis was lost: the next 'ready' must catch up from the store. */
+  let subscriberLost = false;
+  let publisherLost = false;
+  let warnedPublish = false;
+
+  const pendingMessages = new Map<string, Extract<RoomEvent, { kind: 'message' }>>();
+  let pendingOverflow = false;
+  const pendingClaims = new Map<string, ClaimEnvelope>();
+  /** This instance's recent claims, by (user, device). */
+  const localClaims = new Map<string, { connection_id: string; at: number }>();
+  const claimKey = (claim: DeviceClaim) => `${claim.user_id}\u0000${claim.device_id}`;
+
+  // An 'error' event without a listener would crash the process; errors are followed by 'close' and a reconnect.
+  subscriber.on('error', (error: Error) => log.debug({ err: error }, 'redis subscriber error'));
+  publisher.on('error', (error: Error) => log.debug({ err: error }, 'redis publisher error'));
+
+  subscriber.on('close', () => {
+    if (closing) return;
+    if (!subscriberLost) log.warn('redis subscriber disconnected; deliveries from other instances are caught up from the store when it is back');
+    subscriberLost = true;
+    subscribed = false;
+  });
+  publisher.on('close', () => {
+    if (closing) return;
+    if (!publisherLost) log.warn('redis publisher disconnected');
+    publisherLost = true;
+  });
+
+  subscriber.on('message', (channel: string, data: string) => {
+    let parsed: EventEnvelope | ClaimEnvelope | ControlEnvelope;
+    try {
+      parsed = JSON.parse(data) as typeof parsed;
+    } catch (error) {
+      log.warn({ err: error, channel }, 'unreadable bus message');
+      return;
+    }
+    if (parsed.i === instanceId) return; // this instance delivered it locally already
+    try {
+      if (channel === DEVICES_CHANNEL && 'c' in parsed) onRemoteClaim(parsed);
+      else if (channel === INSTANCES_CHANNEL && 'resync' in parsed) handlers.resync();
+      else if (channel.startsWith(CHANNEL_PREFIX) && 'e' in parsed) handlers.event(channel.slice(CHANNEL_PREFIX.length), parsed.e);
+    } catch (error) {
+      log.error({ err: error, channel }, 'bus message handler failed');
+    }
+  });
+
+  function onRemoteClaim({ c: claim, at }: ClaimEnvelope): void {
+    const local = localClaims.get(claimKey(claim));
+    // Our own connection authenticated later than the remote one: ours stays, and the other
+    // instance closes its connection when our claim reaches it.
+    if (local && (local.at > at || (local.at === at && local.connection_id > claim.connection_id))) return;
+    handlers.deviceClaim(claim);
+  }
+
+  /** Subscribes every wanted channel on a fresh connection, then catches up from the store if deliveries were lost. */
+  async function restore(): Promise<void> {
+    try {
+      await subscriber.subscribe(DEVICES_CHANNEL, INSTANCES_CHANNEL);
+      // Joins and leaves can happen while this runs: repeat until the subscriptions match what is wanted.
+      let have = new Set<string>();
+      for (;;) {
+        const missing = [...wanted].filter((id) => !have.has(id));
+        const stale = [...have].filter((id) => !wanted.has(id));
+        if (!missing.length && !stale.length) break;
+        for (let i = 0; i < missing.length; i += SUBSCRIBE_BATCH) await subscriber.subscribe(...missing.slice(i, i + SUBSCRIBE_BATCH).map((id) => CHANNEL_PREFIX + id));
+        for (let i = 0; i < stale.length; i += SUBSCRIBE_BATCH) await subscriber.unsubscribe(...stale.slice(i, i + SUBSCRIBE_BATCH).map((id) => CHANNEL_PREFIX + id));
+        have = new Set([...have, ...missing].filter((id) => !stale.includes(id)));
+      }
+    } catch (error) {
+      log.warn({ err: error }, 'redis resubscription failed; retrying on the next reconnect');
+      return;
+    }
+    if (subscriber.status !== 'ready') return; // lost again meanwhile: the next 'ready' restores
+    subscribed = true;
+    if (subscriberLost) {
+      subscriberLost = false;
+      log.info({ conversations: wanted.size }, 'redis subscriber back; catching up from the store');
+      // Only now: a message stored after this catch-up reads the store is published to a channel we are subscribed to.
+      handlers.resync();
+    }
+  }
+  subscriber.on('ready', () => void restore());
+
+  publisher.on('ready', () => {
+    warnedPublish = false;
+    if (!publisherLost) return;
+    publisherLost = false;
+    void flushPending();
+  });
+
+  /** Publishes again what could not be published while Redis was away. */
+  async function flushPending(): Promise<void> {
+    const messages = [...pendingMessages.values()];
+    const claims = [...pendingClaims.values()];
+    const overflow = pendingOverflow;
+    pendingMessages.clear();
+    pendingClaims.clear();
+    pendingOverflow = false;
+    if (messages.length || claims.length || overflow) log.info({ messages: messages.length, claims: claims.length, overflow }, 'redis publisher back; publishing what was missed');
+    try {
+      if (overflow) await publisher.publish(INSTANCES_CHANNEL, JSON.stringify({ i: instanceId, resync: true } satisfies ControlEnvelope));
+      for (const event of messages) await publisher.publish(CHANNEL_PREFIX + event.message.conversation_id, JSON.stringify({ i: instanceId, e: event } satisfies EventEnvelope));
+      for (const claim of claims) await publisher.publish(DEVICES_CHANNEL, JSON.stringify(claim));
+    } catch (error) {
+      // Lost again: keep them for the next reconnect.
+      log.warn({ err: error }, 'publishing what was missed failed; retrying on the next reconnect');
+      for (const event of messages) rememberMessage(event);
+      for (const claim of claims) pendingClaims.set(claimKey(claim.c), claim);
+      pendingOverflow ||= overflow;
+      publisherLost = true;
+    }
+  }
+
+  function rememberMessage(event: Extract<RoomEvent, { kind: 'message' }>): void {
+    const id = event.message.conversation_id;
+    const known = pendingMessages.get(id);
+    if (known && known.message.seq >= event.message.seq) return;
+    if (!known && pendingMessages.size >= MAX_PENDING_CONVERSATIONS) {
+      pendingOverflow = true;
+      return;
+    }
+    pendingMessages.set(id, event);
+  }
+
+  function publishFailed(error: unknown): void {
+    publisherLost = true;
+    if (warnedPublish) return;
+    warnedPublish = true;
+    log.warn({ err: error }, 'redis publish failed; other instances catch up from the store when Redis is back');
+  }
+
+  async function publish(conversationId: string, event: RoomEvent): Promise<void> {
+    try {
+      if (publisher.status !== 'ready') throw new Error(`redis publisher is ${publisher.status}`);
+      await publisher.publish(CHANNEL_PREFIX + conversationId, JSON.stringify({ i: instanceId, e: event } satisfies EventEnvelope));
+    } catch (error) {
+      // Typing and read receipts are not repaired (a read position is in the store, shown on the next join).
+      if (event.kind === 'message') rememberMessage(event);
+      publishFailed(error);
+    }
+  }
+
+  async function claimDevice(claim: DeviceClaim): Promise<void> {
+    const at = Date.now();
+    const key = claimKey(claim);
+    localClaims.delete(key);
+    localClaims.set(key, { connection_id: claim.connection_id, at });
+    for (const [k, v] of localClaims) {
+      if (v.at > at - CLAIM_MEMORY_MS) break; // insertion order is time order
+      localClaims.delete(k);
+    }
+    const envelope: ClaimEnvelope = { i: instanceId, c: claim, at };
+    try {
+      if (publisher.status !== 'ready') throw new Error(`redis publisher is ${publisher.status}`);
+      await publisher.publish(DEVICES_CHANNEL, JSON.stringify(envelope));
+    } catch (error) {
+      pendingClaims.set(key, envelope);
+      publishFailed(error);
+    }
+  }
+
+  async function subscribe(conversationId: string): Promise<void> {
+    wanted.add(conversationId);
+    // While disconnected the channel is subscribed with the others on the next 'ready'.
+    if (subscriber.status !== 'ready' || !subscribed) return;
+    await subscriber.subscribe(CHANNEL_PREFIX + conversationId);
+  }
+
+  async function unsubscribe(conversationId: string): Promise<void> {
+    wanted.delete(conversationId);
+    if (subscriber.status !== 'ready' || !subscribed) return;
+    // Joined again while the unsubscribe was being decided: keep it.
+    if (wanted.has(conversationId)) return;
+    await subscriber.unsubscribe(CHANNEL_PREFIX + conversationId);
+  }
+
+  // Start: wait a moment for Redis, then go on either way. Redis is not the truth: an instance
+  // without it stores and acks every send and serves its own connections; /healthz says 503 and
+  // the bus catches up by itself when Redis comes.
+  const startTimeoutMs = options.startTimeoutMs ?? 3000;
+  const deadline = Date.now() + startTimeoutMs;
+  while (!(subscribed && publisher.status === 'ready') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  const ready = subscribed && publisher.status === 'ready';
+  if (!ready) {
+    log.error({ redis: describeUrl(url) }, 'redis is not reachable (REDIS_URL); starting without it: /healthz answers 503 and delivery to other instances starts when Redis is reachable');
+    // Deliveries of the time before the first connection are caught up then.
+    if (!subscribed) subscriberLost = true;
+    if (publisher.status !== 'ready') publisherLost = true;
+  }
+
+  return {
+    instanceId,
+    publish,
+    subscribe,
+    unsubscribe,
+    claimDevice,
+    healthy: () => subscribed && subscriber.status === 'ready' && publisher.status === 'ready',
+    async close() {
+      closing = true;
+      await Promise.allSettled([subscriber.quit(), publisher.quit()]);
+      subscriber.disconnect();
+      publisher.disconnect();
+    },
+  };
+}
+
+/** host:port, without a password. */
+export function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || 6379}`;
+  } catch {
+    return 'REDIS_URL';
+  }
+}
