@@ -19,7 +19,8 @@ type Emit = <K extends keyof ClientEvents>(type: K, detail: ClientEvents[K]) => 
 export interface EngineOptions {
   url: string;
   conversation: Conversation;
-  store: ChatStore;
+  /** The current store: the client may fall back from IndexedDB to memory mid-session. */
+  store: () => ChatStore;
   tokens: TokenSource;
   deviceId: string | undefined;
   timing: ClientTiming;
@@ -279,7 +280,7 @@ export class ChatEngine {
     if (sending) clearTimeout(sending.timer);
     this.inFlight.delete(message.message_id);
     this.o.changed([this.o.conversation.addStored(message)]);
-    await Promise.all([this.o.store.putMessages([message]), this.o.store.removeOutbox(message.message_id)]).catch(() => undefined);
+    await Promise.all([this.o.store().putMessages([message]), this.o.store().removeOutbox(message.message_id)]).catch(() => undefined);
   }
 
   private async newMessage(message: ChatMessage): Promise<void> {
@@ -289,7 +290,7 @@ export class ChatEngine {
     if (message.sender_id === this.o.conversation.selfId) await this.stored(message);
     else {
       this.o.changed([this.o.conversation.addStored(message)]);
-      await this.o.store.putMessages([message]).catch(() => undefined);
+      await this.o.store().putMessages([message]).catch(() => undefined);
     }
   }
 
@@ -308,7 +309,7 @@ export class ChatEngine {
     if (this.o.conversation.highestSeq() > page.last_seq) {
       // The server's store is behind this copy: it was reset. Take the server's version.
       this.o.conversation.dropStored();
-      await this.o.store.clearConversation(this.conversationId).catch(() => undefined);
+      await this.o.store().clearConversation(this.conversationId).catch(() => undefined);
       this.o.emit('reset', {});
     }
     await this.merge(page.messages);
@@ -328,14 +329,14 @@ export class ChatEngine {
       if (sending) clearTimeout(sending.timer);
       this.inFlight.delete(m.message_id);
     }
-    await Promise.all([this.o.store.putMessages(messages), ...messages.filter((m) => m.sender_id === this.o.conversation.selfId).map((m) => this.o.store.removeOutbox(m.message_id))]).catch(
+    await Promise.all([this.o.store().putMessages(messages), ...messages.filter((m) => m.sender_id === this.o.conversation.selfId).map((m) => this.o.store().removeOutbox(m.message_id))]).catch(
       () => undefined,
     );
   }
 
   private peerRead(seq: number): void {
     this.o.changed(this.o.conversation.peerRead(seq));
-    void this.o.store.putReadState(this.conversationId, { read_seq: this.o.conversation.readSeq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
+    void this.o.store().putReadState(this.conversationId, { read_seq: this.o.conversation.readSeq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
   }
 
   private serverError(error: ServerFrameOf<'error'>['payload']): void {
@@ -390,7 +391,7 @@ export class ChatEngine {
 
   private async flushOnce(): Promise<void> {
     if (this.state !== 'connected') return;
-    const entries = await this.o.store.outbox(this.conversationId).catch(() => []);
+    const entries = await this.o.store().outbox(this.conversationId).catch(() => []);
     for (const entry of entries) {
       this.o.changed([this.o.conversation.addPending(entry)]);
       if (entry.status === 'failed' || this.inFlight.has(entry.message_id) || this.o.conversation.get(entry.message_id)?.seq !== undefined) continue;
@@ -413,9 +414,9 @@ export class ChatEngine {
 
   private async fail(messageId: string): Promise<void> {
     this.inFlight.delete(messageId);
-    const entries = await this.o.store.outbox(this.conversationId).catch(() => []);
+    const entries = await this.o.store().outbox(this.conversationId).catch(() => []);
     const entry = entries.find((e) => e.message_id === messageId);
-    if (entry) await this.o.store.putOutbox({ ...entry, status: 'failed' }).catch(() => undefined);
+    if (entry) await this.o.store().putOutbox({ ...entry, status: 'failed' }).catch(() => undefined);
     this.o.changed([this.o.conversation.setPendingStatus(messageId, 'failed')]);
   }
 
@@ -434,7 +435,7 @@ export class ChatEngine {
     if (seq <= this.o.conversation.readSeq) return;
     if (this.state === 'connected' && this.sendFrame(clientFrame('message_ack', { message_id: messageId, status: 'read' }))) {
       this.o.conversation.readSeq = seq;
-      void this.o.store.putReadState(this.conversationId, { read_seq: seq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
+      void this.o.store().putReadState(this.conversationId, { read_seq: seq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
     }
   }
 

@@ -242,7 +242,7 @@ export class LiveChatClient {
         this.engine = new ChatEngine({
           url: this.options.url,
           conversation: this.conversation,
-          store: this.store,
+          store: () => this.store,
           tokens: this.tokens,
           // Without a shared socket every tab connects on its own: a device id would make them replace each other (4009).
           deviceId: shared ? deviceId : undefined,

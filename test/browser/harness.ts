@@ -17,6 +17,8 @@ async function command<T>(name: string, payload: unknown = {}): Promise<T> {
 export const startChatServer = (env: Record<string, string> = {}) => command<ServerInfo>('lc-server-start', { env });
 export const stopChatServer = (server: ServerInfo, signal = 'SIGTERM') => command<{ code: number | null; signal: string | null }>('lc-server-stop', { id: server.id, signal });
 export const restartChatServer = (server: ServerInfo) => command<ServerInfo>('lc-server-restart', { id: server.id });
+export const signalServer = (server: ServerInfo, signal: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL') => command<true>('lc-server-signal', { id: server.id, signal });
+export const serverMetrics = (server: ServerInfo) => command<string>('lc-server-metrics', { id: server.id });
 export const lockStore = (server: ServerInfo) => command<true>('lc-server-lock', { id: server.id });
 export const unlockStore = (server: ServerInfo) => command<true>('lc-server-unlock', { id: server.id });
 export const makeToken = (options: { sub: string; role?: 'user' | 'agent'; expSeconds?: number }) => command<string>('lc-token', options);
@@ -45,6 +47,18 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 
 export const waitForState = (client: LiveChatClient, state: ConnectionState, timeoutMs?: number) =>
   waitFor(() => client.state === state, `state ${state} (now ${client.state})`, timeoutMs);
+
+/** A WebSocket class that remembers its instances, so a test can act on the client's real socket. */
+export function trackedWebSocket(): { WebSocket: typeof WebSocket; sockets: WebSocket[] } {
+  const sockets: WebSocket[] = [];
+  class Tracked extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      sockets.push(this);
+    }
+  }
+  return { WebSocket: Tracked, sockets };
+}
 
 /** Every event of one type a client emits, in order, with the time it came. */
 export function record<K extends keyof ClientEvents>(client: LiveChatClient, type: K): { at: number; detail: ClientEvents[K] }[] {

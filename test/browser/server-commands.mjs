@@ -42,6 +42,15 @@ export function liveChatCommands() {
       entry.process = await startServer({ ...entry.env, PORT: String(entry.port) });
       return describe(id, entry);
     },
+    /** The server's /metrics text (fetched here: the test page's origin is not the server's). */
+    async 'lc-server-metrics'({ id }) {
+      return (await fetch(`${server(id).process.url}/metrics`)).text();
+    },
+    /** SIGSTOP freezes the server with its sockets open (a hung server, a dead route); SIGCONT thaws it. */
+    async 'lc-server-signal'({ id, signal }) {
+      server(id).process.child.kill(signal);
+      return true;
+    },
     /** Holds the database's write lock, so the server's writes fail (4100) until unlocked. */
     async 'lc-server-lock'({ id }) {
       const entry = server(id);

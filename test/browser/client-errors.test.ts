@@ -1,0 +1,214 @@
+// Every error code as PROTOCOL.md's table tells the client to handle it, provoked on the real
+// server: 4000, 4001 (with and without a token provider), 4003, 4005, 4008, 4009, 4100; plus a
+// gap in seq repaired and a retried message never shown twice.
+import { expect } from '@open-wc/testing';
+import { clientFrame } from '../../src/protocol/index.js';
+import { LiveChatClient, type LiveChatClientOptions } from '../../src/client/index.js';
+import { IdbChatStore } from '../../src/outbox/index.js';
+import {
+  lockStore,
+  makeToken,
+  record,
+  signalServer,
+  sleep,
+  startChatServer,
+  stopChatServer,
+  storedContents,
+  trackedWebSocket,
+  uniqueId,
+  unlockStore,
+  waitFor,
+  waitForState,
+  type ServerInfo,
+} from './harness.js';
+
+describe('LiveChatClient error handling', () => {
+  let server: ServerInfo;
+  const clients: LiveChatClient[] = [];
+
+  before(async () => {
+    server = await startChatServer({ RATE_LIMIT_PER_MINUTE: '3', RATE_LIMIT_WINDOW_MS: '1500' });
+  });
+  after(async () => {
+    await stopChatServer(server);
+  });
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await unlockStore(server);
+  });
+
+  function open(options: Omit<LiveChatClientOptions, 'url'>): LiveChatClient {
+    const client = new LiveChatClient({ url: server.wsUrl, timing: { reconnectDelaysMs: [0, 100, 200, 400, 800] }, ...options });
+    clients.push(client);
+    return client;
+  }
+
+  async function visitorWithAgent(options: Omit<LiveChatClientOptions, 'url' | 'token'> = {}) {
+    const visitorId = uniqueId('v');
+    const visitor = open({ token: await makeToken({ sub: visitorId }), ...options });
+    const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+    await waitForState(visitor, 'connected');
+    await waitForState(agent, 'connected');
+    return { visitorId, visitor, agent };
+  }
+
+  it('4001 on an expired token: asks the token provider once for a fresh token and carries on', async () => {
+    const sub = uniqueId('v');
+    let asked = 0;
+    const client = open({
+      tokenProvider: async () => makeToken({ sub, expSeconds: asked++ === 0 ? 2 : 3600 }),
+    });
+    await waitForState(client, 'connected');
+    const states = record(client, 'state');
+    await waitFor(() => asked === 2, 'a second token after the first expired', 6000);
+    await waitForState(client, 'connected');
+    expect(states.some((s) => s.detail.state === 'auth-failed')).to.equal(false);
+    await client.send('with the fresh token');
+    await waitFor(() => storedContents(client).includes('with the fresh token'), 'the ack');
+  });
+
+  it('4001 without a token provider: stops in auth-failed and does not reconnect', async () => {
+    const client = open({ token: await makeToken({ sub: uniqueId('v'), expSeconds: 1 }) });
+    await waitForState(client, 'connected');
+    await waitForState(client, 'auth-failed', 5000);
+    const states = record(client, 'state');
+    await sleep(500);
+    expect(states).to.have.length(0);
+  });
+
+  it('4001 for a token the server refuses outright: auth-failed with the error', async () => {
+    const client = open({ token: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwiZXhwIjo0MTAyNDQ0ODAwfQ.' });
+    const states = record(client, 'state');
+    await waitForState(client, 'auth-failed');
+    expect(states.at(-1)!.detail.error?.code).to.equal(4001);
+  });
+
+  it('4003: a user joining someone else\'s conversation stops, reports it, and does not retry', async () => {
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), conversationId: uniqueId('someone-else') });
+    const errors = record(client, 'error');
+    const states = record(client, 'state');
+    await waitForState(client, 'stopped');
+    expect(errors.map((e) => e.detail.code)).to.include(4003);
+    expect(states.at(-1)!.detail.error?.code).to.equal(4003);
+    await sleep(400);
+    expect(states.at(-1)!.detail.state).to.equal('stopped');
+  });
+
+  it('4005: after the server dropped the room, a send is answered 4005; the client joins again and resends', async () => {
+    const tracked = trackedWebSocket();
+    const { visitorId, visitor, agent } = await visitorWithAgent({ WebSocket: tracked.WebSocket });
+    // Leave the room on the client's own socket, as a server that lost the membership would.
+    tracked.sockets.at(-1)!.send(JSON.stringify(clientFrame('leave_room', { conversation_id: visitorId })));
+    await sleep(100);
+    const errors = record(visitor, 'error');
+    await visitor.send('after the room was lost');
+    await waitFor(() => storedContents(agent).includes('after the room was lost'), 'the resent message');
+    expect(errors.map((e) => e.detail.code)).to.include(4005);
+    expect(storedContents(agent).filter((c) => c === 'after the room was lost')).to.have.length(1);
+  });
+
+  it('4008: waits retry_after_ms and resends, keeping order and sending each once', async () => {
+    const { visitor, agent } = await visitorWithAgent();
+    const errors = record(visitor, 'error');
+    for (let i = 1; i <= 5; i++) await visitor.send(`limited ${i}`);
+    await waitFor(() => storedContents(agent).length === 5, 'all five at the agent', 10_000);
+    expect(errors.some((e) => e.detail.code === 4008)).to.equal(true);
+    expect(storedContents(agent)).to.deep.equal([1, 2, 3, 4, 5].map((i) => `limited ${i}`));
+    expect(visitor.messages.map((m) => m.seq)).to.deep.equal([1, 2, 3, 4, 5]);
+  });
+
+  it('4009: a newer connection of the same user and device replaces this one; it stops in replaced', async () => {
+    const sub = uniqueId('v');
+    const token = await makeToken({ sub });
+    const client = open({ token });
+    await waitForState(client, 'connected');
+    const store = await IdbChatStore.open(`live-chat:${sub}@${new URL(server.wsUrl).host}`);
+    const deviceId = await store.deviceId();
+    store.close();
+    const other = new WebSocket(server.wsUrl);
+    await new Promise((resolve) => (other.onopen = resolve));
+    other.send(JSON.stringify(clientFrame('auth', { token, device_id: deviceId })));
+    await waitForState(client, 'replaced');
+    const states = record(client, 'state');
+    await sleep(400);
+    expect(states).to.have.length(0);
+    other.close();
+  });
+
+  it('4100: keeps the message, reconnects with backoff and resends once the store is back', async () => {
+    const { visitor, agent } = await visitorWithAgent();
+    const errors = record(visitor, 'error');
+    await lockStore(server);
+    await visitor.send('during the storage failure');
+    await waitFor(() => errors.some((e) => e.detail.code === 4100), 'the 4100');
+    expect(visitor.messages.find((m) => m.content === 'during the storage failure')?.seq).to.equal(undefined);
+    await unlockStore(server);
+    await waitFor(() => storedContents(agent).includes('during the storage failure'), 'delivery after recovery', 10_000);
+    expect(storedContents(agent).filter((c) => c === 'during the storage failure')).to.have.length(1);
+  });
+
+  it('4000: reported, and the connection kept', async () => {
+    const tracked = trackedWebSocket();
+    const { visitor } = await visitorWithAgent({ WebSocket: tracked.WebSocket });
+    const errors = record(visitor, 'error');
+    tracked.sockets.at(-1)!.send('{"type":"nonsense"}');
+    await waitFor(() => errors.some((e) => e.detail.code === 4000), 'the 4000');
+    expect(visitor.state).to.equal('connected');
+  });
+
+  it('repairs a gap in seq with a history request', async () => {
+    const tracked = trackedWebSocket();
+    const { visitorId, visitor, agent } = await visitorWithAgent({ WebSocket: tracked.WebSocket });
+    await agent.send('one');
+    await waitFor(() => storedContents(visitor).length === 1, 'the first message');
+    // Make the server skip deliveries to this socket: leave, let two messages pass, come back after them.
+    const socket = tracked.sockets.at(-1)!;
+    socket.send(JSON.stringify(clientFrame('leave_room', { conversation_id: visitorId })));
+    await sleep(100);
+    await agent.send('two');
+    await sleep(100);
+    await agent.send('three');
+    await waitFor(() => storedContents(agent).length === 3, 'acks');
+    socket.send(JSON.stringify(clientFrame('join_room', { conversation_id: visitorId, last_seq: 3 })));
+    await sleep(200);
+    expect(storedContents(visitor)).to.deep.equal(['one']);
+    await agent.send('four'); // arrives with seq 4 while the client holds only 1
+    await waitFor(() => storedContents(visitor).length === 4, 'the gap filled');
+    expect(storedContents(visitor)).to.deep.equal(['one', 'two', 'three', 'four']);
+  });
+
+  it('a message retried while the first try is still being stored is stored and shown once', async () => {
+    const { visitor, agent } = await visitorWithAgent({ timing: { sendRetryMs: 30 } });
+    const updates = record(visitor, 'update');
+    await lockStore(server);
+    await visitor.send('retried');
+    await sleep(80); // the 30 ms retry timer has fired at least once while the store is held
+    await unlockStore(server);
+    await waitFor(() => storedContents(agent).includes('retried'), 'delivery', 10_000);
+    await sleep(300);
+    expect(storedContents(agent).filter((c) => c === 'retried')).to.have.length(1);
+    expect(visitor.messages.filter((m) => m.content === 'retried')).to.have.length(1);
+    expect(updates.filter((u) => u.detail.message.status === 'sending').length).to.be.greaterThan(0);
+  });
+
+  it('marks a message failed when its tries get no ack, keeps it, and retry() sends it again (stored once)', async () => {
+    const { visitor, agent } = await visitorWithAgent({ timing: { sendRetryMs: 100, sendTries: 3 } });
+    const statusOf = (id: string) => visitor.messages.find((m) => m.message_id === id)?.status;
+    await signalServer(server, 'SIGSTOP'); // the socket stays open, nothing answers
+    let id = '';
+    try {
+      id = (await visitor.send('no ack yet')).message_id;
+      await waitFor(() => statusOf(id) === 'failed', 'the failed status', 3000);
+      expect(visitor.messages.map((m) => m.content)).to.include('no ack yet');
+      await visitor.retry(id);
+      expect(statusOf(id)).to.be.oneOf(['queued', 'sending']);
+    } finally {
+      await signalServer(server, 'SIGCONT');
+    }
+    await waitFor(() => storedContents(agent).includes('no ack yet'), 'delivery', 10_000);
+    await waitFor(() => statusOf(id) === 'sent', 'the ack');
+    await sleep(300);
+    expect(storedContents(agent).filter((c) => c === 'no ack yet')).to.have.length(1);
+    expect(visitor.messages.filter((m) => m.content === 'no ack yet')).to.have.length(1);
+  });
+});

@@ -1,0 +1,152 @@
+// Reconnecting as PROTOCOL.md's client duties say, against the real server: the schedule and
+// its jitter, what restarts it, the heartbeat on a hung server, and messages written while the
+// server is down surviving a reload.
+import { expect } from '@open-wc/testing';
+import { LiveChatClient, reconnectDelay, type LiveChatClientOptions } from '../../src/client/index.js';
+import {
+  makeToken,
+  record,
+  restartChatServer,
+  signalServer,
+  startChatServer,
+  stopChatServer,
+  storedContents,
+  uniqueId,
+  waitFor,
+  waitForState,
+  type ServerInfo,
+} from './harness.js';
+
+const SCHEDULE = [0, 150, 300, 600, 1200];
+
+describe('reconnect schedule (pure)', () => {
+  it('follows 0, 1, 2, 4, 8 s with up to 20% jitter, then gives up', () => {
+    const protocol = [0, 1000, 2000, 4000, 8000];
+    expect(protocol.map((_, i) => reconnectDelay(i, protocol, 0.2, () => 0))).to.deep.equal(protocol);
+    expect(protocol.map((_, i) => reconnectDelay(i, protocol, 0.2, () => 0.999999))).to.deep.equal([0, 1200, 2400, 4800, 9600]);
+    for (let i = 0; i < 200; i++) {
+      const attempt = i % 5;
+      const delay = reconnectDelay(attempt, protocol, 0.2)!;
+      expect(delay).to.be.within(protocol[attempt]!, protocol[attempt]! * 1.2);
+    }
+    expect(reconnectDelay(5, protocol, 0.2)).to.equal(null);
+  });
+});
+
+describe('LiveChatClient reconnecting', () => {
+  let server: ServerInfo;
+  const clients: LiveChatClient[] = [];
+
+  beforeEach(async () => {
+    server = await startChatServer();
+  });
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await stopChatServer(server).catch(() => undefined);
+  });
+
+  function open(options: Omit<LiveChatClientOptions, 'url'>): LiveChatClient {
+    const client = new LiveChatClient({ url: server.wsUrl, timing: { reconnectDelaysMs: SCHEDULE }, ...options });
+    clients.push(client);
+    return client;
+  }
+
+  it('retries on the schedule with jitter inside its bounds, then stops', async () => {
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }) });
+    await waitForState(client, 'connected');
+    const states = record(client, 'state');
+    await stopChatServer(server);
+    await waitForState(client, 'stopped', 10_000);
+    const attempts = states.filter((s) => s.detail.state === 'connecting').map((s) => s.at);
+    const waits = states.filter((s) => s.detail.state === 'reconnecting').map((s) => s.at);
+    expect(attempts).to.have.length(SCHEDULE.length);
+    attempts.forEach((at, i) => {
+      const waited = at - waits[i]!;
+      // The step, plus at most 20% jitter, plus what a loaded machine adds to a timer.
+      expect(waited, `wait before attempt ${i + 1}`).to.be.within(SCHEDULE[i]! - 5, SCHEDULE[i]! * 1.2 + 150);
+    });
+  });
+
+  it('once stopped, tries again at once on online, on the page becoming visible, on send and on reconnect()', async () => {
+    const visitor = uniqueId('v');
+    const client = open({ token: await makeToken({ sub: visitor }) });
+    await waitForState(client, 'connected');
+    await stopChatServer(server);
+    await waitForState(client, 'stopped', 10_000);
+    const states = record(client, 'state');
+    const restartedBy = async (trigger: () => void | Promise<unknown>) => {
+      states.length = 0;
+      await trigger();
+      await waitFor(() => states.some((s) => s.detail.state === 'connecting'), 'a new attempt');
+      await waitForState(client, 'stopped', 10_000);
+    };
+    await restartedBy(() => {
+      window.dispatchEvent(new Event('online'));
+    });
+    await restartedBy(() => {
+      document.dispatchEvent(new Event('visibilitychange')); // the test page is visible
+    });
+    await restartedBy(() => client.send('written while offline'));
+    server = await restartChatServer(server);
+    client.reconnect();
+    await waitForState(client, 'connected');
+    await waitFor(() => storedContents(client).includes('written while offline'), 'the queued message to be delivered');
+  });
+
+  it('a message written while the server is down, the page reloaded, then the server back: delivered exactly once, in order', async () => {
+    const visitor = uniqueId('v');
+    const token = await makeToken({ sub: visitor });
+    const first = open({ token });
+    await waitForState(first, 'connected');
+    await first.send('before the outage');
+    await waitFor(() => storedContents(first).length === 1, 'the first ack');
+    await stopChatServer(server);
+    for (let i = 1; i <= 5; i++) await first.send(`offline ${i}`);
+    expect(first.messages.filter((m) => m.status === 'queued').length).to.equal(5);
+    first.close(); // the page is reloaded (or the tab closed) while the server is still down
+
+    server = await restartChatServer(server);
+    const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitor });
+    await waitForState(agent, 'connected');
+    const second = open({ token });
+    await second.ready;
+    expect(second.messages.filter((m) => m.status === 'queued' || m.status === 'sending').map((m) => m.content)).to.deep.equal([1, 2, 3, 4, 5].map((i) => `offline ${i}`));
+    const expected = ['before the outage', ...[1, 2, 3, 4, 5].map((i) => `offline ${i}`)];
+    await waitFor(() => storedContents(agent).length === 6, 'six messages at the agent');
+    await waitFor(() => storedContents(second).length === 6, 'six acks');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(storedContents(agent)).to.deep.equal(expected);
+    expect(storedContents(second)).to.deep.equal(expected);
+    expect(second.messages.map((m) => m.seq)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('notices a hung server by its heartbeat (no pong in time) and reconnects', async () => {
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), timing: { reconnectDelaysMs: SCHEDULE, pingAfterMs: 300, pongTimeoutMs: 300, heartbeatTickMs: 50 } });
+    await waitForState(client, 'connected');
+    const states = record(client, 'state');
+    await signalServer(server, 'SIGSTOP');
+    try {
+      await waitFor(() => states.some((s) => s.detail.state === 'reconnecting'), 'the dead socket to be noticed', 5000);
+      const noticedAfter = states.find((s) => s.detail.state === 'reconnecting')!.at - states[0]!.at;
+      expect(noticedAfter).to.be.below(2000);
+    } finally {
+      await signalServer(server, 'SIGCONT');
+    }
+    client.reconnect();
+    await waitForState(client, 'connected', 10_000);
+  });
+
+  it('a stopped server closes sockets with 1001 and the client comes back when it is up again', async () => {
+    const visitor = uniqueId('v');
+    const client = open({ token: await makeToken({ sub: visitor }) });
+    await waitForState(client, 'connected');
+    const stopping = stopChatServer(server);
+    await waitFor(() => client.state !== 'connected', 'the close');
+    await stopping;
+    server = await restartChatServer(server);
+    client.reconnect();
+    await waitForState(client, 'connected');
+    await client.send('after restart');
+    await waitFor(() => storedContents(client).includes('after restart'), 'the ack');
+  });
+});

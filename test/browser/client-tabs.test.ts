@@ -1,0 +1,109 @@
+// One connection per device: tabs of one browser profile (pages of one browser context) share
+// one socket through a Web Lock and a BroadcastChannel. Two and three tabs, and the holding tab
+// closed in the middle of a stream of messages: nothing lost, nothing doubled, no 4009.
+import { expect } from '@open-wc/testing';
+import { LiveChatClient } from '../../src/client/index.js';
+import { makeToken, serverMetrics, sleep, startChatServer, stopChatServer, storedContents, Tab, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+
+/** Connections the server holds open, read from its metrics. */
+async function openConnections(server: ServerInfo): Promise<number> {
+  const text = await serverMetrics(server);
+  return Number(/^live_chat_connections (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+describe('LiveChatClient across tabs', () => {
+  let server: ServerInfo;
+  const tabs: Tab[] = [];
+  const clients: LiveChatClient[] = [];
+
+  before(async () => {
+    server = await startChatServer({ RATE_LIMIT_PER_MINUTE: '1000' });
+  });
+  after(async () => {
+    await stopChatServer(server);
+  });
+  afterEach(async () => {
+    for (const tab of tabs.splice(0)) await tab.close();
+    for (const client of clients.splice(0)) client.close();
+  });
+
+  async function setup(tabCount: number) {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const agent = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+    clients.push(agent);
+    await waitForState(agent, 'connected');
+    const opened: Tab[] = [];
+    for (let i = 0; i < tabCount; i++) {
+      const tab = await Tab.open({ url: server.wsUrl, token });
+      tabs.push(tab);
+      opened.push(tab);
+    }
+    await waitFor(async () => (await Promise.all(opened.map((t) => t.eval<string>('return client.state')))).every((s) => s === 'connected'), 'every tab connected');
+    return { visitorId, agent, tabs: opened };
+  }
+
+  const holders = (list: Tab[]) => Promise.all(list.map((t) => t.eval<boolean>('return client.holdsConnection')));
+  const contents = (tab: Tab) => tab.eval<string[]>("return client.messages.filter((m) => m.seq !== undefined).map((m) => m.content)");
+
+  it('two tabs share one socket: one holds it, both send and both receive', async () => {
+    const { agent, tabs: [a, b] } = await setup(2);
+    expect((await holders([a!, b!])).filter(Boolean)).to.have.length(1);
+    expect(await openConnections(server)).to.equal(2); // the agent's and the one shared by the tabs
+    await a!.eval("await client.send('from tab A')");
+    await b!.eval("await client.send('from tab B')");
+    await waitFor(() => storedContents(agent).length === 2, 'both messages at the agent');
+    expect(storedContents(agent)).to.deep.equal(['from tab A', 'from tab B']);
+    await agent.send('to both tabs');
+    for (const tab of [a!, b!]) {
+      await waitFor(async () => (await contents(tab)).length === 3, 'three messages in each tab');
+      expect(await contents(tab)).to.deep.equal(['from tab A', 'from tab B', 'to both tabs']);
+    }
+    expect(await b!.eval("return client.messages.find((m) => m.content === 'from tab B').status")).to.equal('sent');
+  });
+
+  it('three tabs: still one socket, no tab replaced (4009), typing and state reach every tab', async () => {
+    const { agent, tabs: three } = await setup(3);
+    expect((await holders(three)).filter(Boolean)).to.have.length(1);
+    expect(await openConnections(server)).to.equal(2);
+    await sleep(300);
+    for (const tab of three) expect(await tab.eval('return client.state')).to.equal('connected');
+    await three[2]!.eval('window.typing = []; client.on("typing", (t) => window.typing.push(t))');
+    agent.setTyping(true);
+    await waitFor(() => three[2]!.eval<number>('return window.typing.length'), 'typing in the third tab');
+  });
+
+  it('the holding tab closed mid-stream: another takes over; every message arrives once, in order', async () => {
+    const { agent, tabs: [a, b, c] } = await setup(3);
+    const all = [a!, b!, c!];
+    const holderIndex = (await holders(all)).indexOf(true);
+    const holder = all[holderIndex]!;
+    const others = all.filter((_, i) => i !== holderIndex);
+    const writer = others[0]!;
+    const watcher = others[1]!;
+    // A stream from a tab that stays, and from the agent, while the holder goes away.
+    const stream = (async () => {
+      for (let i = 1; i <= 12; i++) {
+        await writer.eval(`await client.send('tab ${i}')`);
+        await agent.send(`agent ${i}`);
+        await sleep(40);
+      }
+    })();
+    await sleep(150);
+    await holder.close();
+    tabs.splice(tabs.indexOf(holder), 1);
+    await stream;
+    await waitFor(async () => (await holders(others)).filter(Boolean).length === 1, 'a new holder');
+    await waitFor(() => storedContents(agent).length === 24, 'all 24 messages stored', 15_000);
+    const expectedTab = Array.from({ length: 12 }, (_, i) => `tab ${i + 1}`);
+    const fromTab = storedContents(agent).filter((c) => c.startsWith('tab '));
+    expect(fromTab).to.deep.equal(expectedTab);
+    for (const tab of others) {
+      await waitFor(async () => (await contents(tab)).length === 24, 'all 24 in a remaining tab', 10_000);
+      const seen = await contents(tab);
+      expect(new Set(seen).size).to.equal(24);
+      expect(await tab.eval<number[]>('return client.messages.map((m) => m.seq)')).to.deep.equal(Array.from({ length: 24 }, (_, i) => i + 1));
+    }
+    expect(await watcher.eval('return client.state')).to.equal('connected');
+  });
+});
