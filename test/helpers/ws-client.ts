@@ -359,6 +359,22 @@ export async function connectAs(wsUrl: string, opts: AuthedOptions): Promise<Tes
 let counter = 0;
 
 /** A fresh id in the protocol's id charset, unique within this test process. */
+/**
+ * An end user and an agent on separate sockets (on two instances when two URLs are given),
+ * both joined to the user's conversation; throws if either join is refused.
+ */
+export async function joinedPair(wsUrl: string, agentWsUrl = wsUrl): Promise<{ conv: string; user: TestClient; agent: TestClient; agentId: string }> {
+  const conv = uniqueId('cust');
+  const agentId = uniqueId('agent');
+  const user = await connectAs(wsUrl, { sub: conv });
+  const agent = await connectAs(agentWsUrl, { sub: agentId, role: 'agent' });
+  for (const client of [user, agent]) {
+    const { ack } = await client.join(conv);
+    if (ack.type !== 'message_ack') throw new Error(`join refused: ${JSON.stringify(ack)}`);
+  }
+  return { conv, user, agent, agentId };
+}
+
 export function uniqueId(prefix = 'u'): string {
   counter += 1;
   return `${prefix}-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}`;

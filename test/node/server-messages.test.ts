@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { clientFrame, ErrorCode, newMessageId } from '../../src/protocol/index.js';
 import { startServer } from '../helpers/server-process.js';
 import type { ServerProcess } from '../helpers/server-process.js';
-import { closeAllClients, connectAs, is, schemaViolations, uniqueId } from '../helpers/ws-client.js';
-import type { Frame, TestClient } from '../helpers/ws-client.js';
+import { closeAllClients, connectAs, is, schemaViolations, uniqueId, joinedPair } from '../helpers/ws-client.js';
+import type { Frame } from '../helpers/ws-client.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
@@ -40,16 +40,7 @@ describe('server send_message', () => {
     await server?.stop();
   });
 
-  /** An end user and an agent, both joined to the user's conversation. */
-  async function pair(): Promise<{ conv: string; user: TestClient; agent: TestClient; agentId: string }> {
-    const conv = uniqueId('cust');
-    const agentId = uniqueId('agent');
-    const user = await connectAs(server.wsUrl, { sub: conv });
-    const agent = await connectAs(server.wsUrl, { sub: agentId, role: 'agent' });
-    assert.equal((await user.join(conv)).ack.type, 'message_ack');
-    assert.equal((await agent.join(conv)).ack.type, 'message_ack');
-    return { conv, user, agent, agentId };
-  }
+  const pair = () => joinedPair(server.wsUrl);
 
   it('refuses send_message before join with 4005 NOT_IN_ROOM carrying the message_id, and keeps the connection', async () => {
     const sub = uniqueId('early');

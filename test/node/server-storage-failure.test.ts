@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { ErrorCode, newMessageId } from '../../src/protocol/index.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { closeAllClients, connectAs, is, sleep, uniqueId, type TestClient } from '../helpers/ws-client.js';
+import { closeAllClients, is, joinedPair, sleep } from '../helpers/ws-client.js';
 
 describe('server storage failure', () => {
   let server: ServerProcess;
@@ -25,14 +25,7 @@ describe('server storage failure', () => {
     await removeTempDir(dir);
   });
 
-  async function pair(): Promise<{ conv: string; user: TestClient; agent: TestClient }> {
-    const conv = uniqueId('cust');
-    const user = await connectAs(server.wsUrl, { sub: conv });
-    const agent = await connectAs(server.wsUrl, { sub: uniqueId('agent'), role: 'agent' });
-    await user.join(conv);
-    await agent.join(conv);
-    return { conv, user, agent };
-  }
+  const pair = () => joinedPair(server.wsUrl);
 
   /** Holds the database's write lock from this process until the returned function is called. */
   function lockDatabase(): () => void {

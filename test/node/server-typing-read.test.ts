@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { ErrorCode, newMessageId } from '../../src/protocol/index.js';
 import { startServer } from '../helpers/server-process.js';
 import type { ServerProcess } from '../helpers/server-process.js';
-import { closeAllClients, connectAs, is, schemaViolations, sleep, uniqueId } from '../helpers/ws-client.js';
-import type { TestClient } from '../helpers/ws-client.js';
+import { closeAllClients, connectAs, is, schemaViolations, sleep, uniqueId, joinedPair } from '../helpers/ws-client.js';
 
 describe('server typing and read receipts', () => {
   let server: ServerProcess;
@@ -19,15 +18,7 @@ describe('server typing and read receipts', () => {
     await server?.stop();
   });
 
-  async function pair(): Promise<{ conv: string; user: TestClient; agent: TestClient; agentId: string }> {
-    const conv = uniqueId('cust');
-    const agentId = uniqueId('agent');
-    const user = await connectAs(server.wsUrl, { sub: conv });
-    const agent = await connectAs(server.wsUrl, { sub: agentId, role: 'agent' });
-    await user.join(conv);
-    await agent.join(conv);
-    return { conv, user, agent, agentId };
-  }
+  const pair = () => joinedPair(server.wsUrl);
 
   describe('typing', () => {
     it('forwards {conversation_id, user_id, is_typing} to the other connections only', async () => {
