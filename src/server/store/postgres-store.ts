@@ -33,7 +33,44 @@ const SCHEMA = `
     id integer PRIMARY KEY,
     checked_at timestamptz NOT NULL
   );
+
+  -- One append = one transaction, in one round trip (a statement calling this function runs in
+  -- its own transaction): the message_id already stored → that message; else the conversation
+  -- row's upsert takes the next seq and created_at (its row lock, held to COMMIT, orders the
+  -- writers of one conversation on every instance) and the message is inserted. If the same
+  -- message_id was committed meanwhile by another transaction (a retry on another instance), the
+  -- insert does nothing and the function raises LC409: the whole transaction rolls back, so the
+  -- seq it took is not used, and the caller reads the stored message.
+  CREATE OR REPLACE FUNCTION live_chat_append(p_message_id text, p_conversation_id text, p_sender_id text, p_sender_role text, p_content text, p_content_type text)
+  RETURNS TABLE (o_stored boolean, o_conversation_id text, o_seq integer, o_sender_id text, o_sender_role text, o_content text, o_content_type text, o_created_at timestamptz)
+  LANGUAGE plpgsql AS $$
+  DECLARE
+    found_message messages%ROWTYPE;
+    new_seq integer;
+    new_created_at timestamptz;
+  BEGIN
+    SELECT * INTO found_message FROM messages WHERE messages.message_id = p_message_id;
+    IF FOUND THEN
+      RETURN QUERY SELECT false, found_message.conversation_id, found_message.seq, found_message.sender_id, found_message.sender_role,
+        found_message.content, found_message.content_type, found_message.created_at;
+      RETURN;
+    END IF;
+    INSERT INTO conversations AS c (id, last_seq, last_created_at) VALUES (p_conversation_id, 1, date_trunc('milliseconds', clock_timestamp()))
+      ON CONFLICT (id) DO UPDATE SET last_seq = c.last_seq + 1, last_created_at = greatest(c.last_created_at, excluded.last_created_at)
+      RETURNING c.last_seq, c.last_created_at INTO new_seq, new_created_at;
+    INSERT INTO messages (message_id, conversation_id, seq, sender_id, sender_role, content, content_type, created_at)
+      VALUES (p_message_id, p_conversation_id, new_seq, p_sender_id, p_sender_role, p_content, p_content_type, new_created_at)
+      ON CONFLICT (message_id) DO NOTHING;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'message_id % was stored by a concurrent transaction', p_message_id USING ERRCODE = 'LC409';
+    END IF;
+    RETURN QUERY SELECT true, p_conversation_id, new_seq, p_sender_id, p_sender_role, p_content, p_content_type, new_created_at;
+  END
+  $$;
 `;
+
+/** Raised by live_chat_append when the same message_id was committed concurrently. */
+const CONCURRENT_DUPLICATE = 'LC409';
 
 const COLUMNS = 'message_id, conversation_id, seq, sender_id, sender_role, content, content_type, created_at';
 
@@ -82,10 +119,11 @@ export interface PostgresStoreOptions {
 }
 
 /**
- * The store shared by several instances (node-postgres pool). Each append is one transaction: the
- * conversation row's update assigns seq and created_at and its row lock serialises the writers of
- * that conversation across instances; the primary key on message_id makes a message_id stored once
- * across the whole store. An ack is sent only after COMMIT returns.
+ * The store shared by several instances (node-postgres pool). Each append is one transaction in
+ * one round trip (the `live_chat_append` function, created by the migration): the conversation
+ * row's update assigns seq and created_at and its row lock serialises the writers of that
+ * conversation across instances; the primary key on message_id makes a message_id stored once
+ * across the whole store. An ack is sent only after the commit returns.
  */
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
@@ -158,44 +196,46 @@ export class PostgresStore implements Store {
   }
 
   async append(message: NewMessage): Promise<AppendResult> {
-    return this.transaction(async (client) => {
-      const existing = await client.query<Row>(`SELECT ${COLUMNS} FROM messages WHERE message_id = $1`, [message.message_id]);
-      if (existing.rows[0]) return this.existing(existing.rows[0], message.conversation_id);
-      // The row lock taken here is held until COMMIT: writers of one conversation go one at a time, on any instance.
-      const conversation = await client.query<{ last_seq: number; last_created_at: Date }>(
-        `INSERT INTO conversations AS c (id, last_seq, last_created_at) VALUES ($1, 1, date_trunc('milliseconds', clock_timestamp()))
-         ON CONFLICT (id) DO UPDATE SET last_seq = c.last_seq + 1, last_created_at = greatest(c.last_created_at, excluded.last_created_at)
-         RETURNING last_seq, last_created_at`,
-        [message.conversation_id],
-      );
-      const { last_seq: seq, last_created_at } = conversation.rows[0]!;
-      const inserted = await client.query(
-        `INSERT INTO messages (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
-        [message.message_id, message.conversation_id, seq, message.sender_id, message.sender_role, message.content, message.content_type, last_created_at],
-      );
-      if (inserted.rowCount === 0) throw new ConcurrentDuplicate();
-      return { kind: 'stored', message: { ...message, seq, created_at: last_created_at.toISOString() } } as AppendResult;
-    }).catch(async (error: unknown) => {
-      if (!(error instanceof ConcurrentDuplicate)) throw error;
-      // The same message_id was committed meanwhile by another transaction (a retry on another
-      // instance); this one rolled back, so its seq was not used. Answer with the stored one.
+    let row: AppendRow;
+    try {
+      // A named statement: parsed once per pooled connection.
+      const result = await this.pool.query<AppendRow>({ name: 'live-chat-append', text: 'SELECT * FROM live_chat_append($1, $2, $3, $4, $5, $6)' }, [
+        message.message_id,
+        message.conversation_id,
+        message.sender_id,
+        message.sender_role,
+        message.content,
+        message.content_type,
+      ]);
+      row = result.rows[0]!;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== CONCURRENT_DUPLICATE) throw error;
       const stored = await this.find(message.message_id);
-      if (!stored) throw new Error(`message ${message.message_id} was reported as a duplicate but is not stored`);
+      if (!stored) throw new Error(`message ${message.message_id} was reported as stored concurrently but is not stored`, { cause: error });
       return stored.conversation_id === message.conversation_id ? { kind: 'duplicate', message: stored } : { kind: 'conflict' };
-    });
-  }
-
-  private existing(row: Row, conversationId: string): AppendResult {
-    return row.conversation_id === conversationId ? { kind: 'duplicate', message: toMessage(row) } : { kind: 'conflict' };
+    }
+    if (row.o_conversation_id !== message.conversation_id) return { kind: 'conflict' };
+    const stored: ChatMessage = {
+      message_id: message.message_id,
+      conversation_id: row.o_conversation_id,
+      seq: row.o_seq,
+      sender_id: row.o_sender_id,
+      sender_role: row.o_sender_role,
+      content: row.o_content,
+      content_type: row.o_content_type,
+      created_at: row.o_created_at.toISOString(),
+    };
+    return { kind: row.o_stored ? 'stored' : 'duplicate', message: stored };
   }
 
   async history(conversationId: string, query: HistoryQuery): Promise<HistoryResult> {
     const { limit } = query;
     // One row more than asked tells whether more exist beyond the page.
     let result;
-    if (query.after_seq !== undefined) result = await this.pool.query<Row & { conversation_last_seq: number }>(HISTORY_SQL.after, [conversationId, query.after_seq, limit + 1]);
-    else if (query.before_seq !== undefined) result = await this.pool.query<Row & { conversation_last_seq: number }>(HISTORY_SQL.before, [conversationId, query.before_seq, limit + 1]);
-    else result = await this.pool.query<Row & { conversation_last_seq: number }>(HISTORY_SQL.newest, [conversationId, limit + 1]);
+    type HistoryRow = Row & { conversation_last_seq: number };
+    if (query.after_seq !== undefined) result = await this.pool.query<HistoryRow>({ name: 'live-chat-after', text: HISTORY_SQL.after }, [conversationId, query.after_seq, limit + 1]);
+    else if (query.before_seq !== undefined) result = await this.pool.query<HistoryRow>({ name: 'live-chat-before', text: HISTORY_SQL.before }, [conversationId, query.before_seq, limit + 1]);
+    else result = await this.pool.query<HistoryRow>({ name: 'live-chat-newest', text: HISTORY_SQL.newest }, [conversationId, limit + 1]);
     const last_seq = result.rows[0]?.conversation_last_seq ?? 0;
     let rows = result.rows.filter((row) => row.message_id !== null);
     if (query.after_seq === undefined) rows.reverse();
@@ -238,7 +278,16 @@ export class PostgresStore implements Store {
   }
 }
 
-class ConcurrentDuplicate extends Error {}
+interface AppendRow {
+  o_stored: boolean;
+  o_conversation_id: string;
+  o_seq: number;
+  o_sender_id: string;
+  o_sender_role: Role;
+  o_content: string;
+  o_content_type: 'text';
+  o_created_at: Date;
+}
 
 /** Refused, reset, unknown host, timeout, or PostgreSQL still starting up or shutting down: worth another try at start. */
 function isConnectionError(error: unknown): boolean {
