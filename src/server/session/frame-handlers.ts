@@ -148,10 +148,12 @@ async function sendMessage(hub: Hub, connection: Connection, frame: ClientFrameO
   }
   const { message } = result;
   connection.send(serverFrame('message_ack', { message_id, status: 'received', seq: message.seq, created_at: message.created_at }));
-  if (result.kind === 'stored' && !running) {
-    hub.metrics.messagesStored.inc();
-    broadcast(hub, conversation_id, { kind: 'message', message });
-  }
+  if (running) return;
+  if (result.kind === 'stored') hub.metrics.messagesStored.inc();
+  // A retry is delivered again too: a connection that already has this seq drops it, so nobody
+  // sees it twice, and one that missed it (the first attempt's commit landed but its answer was
+  // lost with the database link) gets it now rather than at its next gap.
+  broadcast(hub, conversation_id, { kind: 'message', message });
 }
 
 async function typing(hub: Hub, connection: Connection, frame: ClientFrameOf<'typing'>): Promise<void> {
