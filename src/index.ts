@@ -1,4 +1,6 @@
-/** The package's module entry: classes and the protocol, with no side effects (nothing is registered). */
+/** The package's module entry: classes, the client and the protocol, with no side effects (nothing is registered). */
 export { LiveChatElement } from './ui/live-chat-element.js';
 export { defineLiveChat } from './ui/define.js';
+export * from './client/index.js';
+export { IdbChatStore, MemoryChatStore, openChatStore, type ChatStore, type OutboxEntry, type ReadState } from './outbox/index.js';
 export * from './protocol/index.js';

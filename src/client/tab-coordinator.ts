@@ -19,7 +19,7 @@ export class TabCoordinator<M> {
 
   /** Whether tabs can share one connection here (Web Locks and BroadcastChannel both present). */
   static get supported(): boolean {
-    return typeof navigator !== 'undefined' && 'locks' in navigator && typeof BroadcastChannel === 'function';
+    return typeof navigator !== 'undefined' && Boolean(navigator.locks) && typeof BroadcastChannel === 'function';
   }
 
   /** Calls `lead` once this tab holds the lock: at once if no other tab does, else when the holder goes. */

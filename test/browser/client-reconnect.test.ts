@@ -149,4 +149,26 @@ describe('LiveChatClient reconnecting', () => {
     await client.send('after restart');
     await waitFor(() => storedContents(client).includes('after restart'), 'the ack');
   });
+
+  it('a server whose store was reset (its last_seq below the client\'s): the client drops its copy and takes the server\'s', async () => {
+    const visitor = uniqueId('v');
+    const client = open({ token: await makeToken({ sub: visitor }) });
+    await waitForState(client, 'connected');
+    for (let i = 1; i <= 3; i++) await client.send(`old ${i}`);
+    await waitFor(() => storedContents(client).length === 3, 'acks');
+    const resets = record(client, 'reset');
+    server = await restartChatServer(server, { fresh: true });
+    client.reconnect();
+    await waitFor(() => resets.length, 'the reset');
+    await waitForState(client, 'connected');
+    expect(storedContents(client)).to.deep.equal([]);
+    await client.send('new 1');
+    await waitFor(() => storedContents(client).length === 1, 'the new ack');
+    expect(client.messages.map((m) => m.seq)).to.deep.equal([1]);
+    client.close();
+    const reloaded = open({ token: await makeToken({ sub: visitor }) });
+    await reloaded.ready;
+    expect(storedContents(reloaded)).to.deep.equal(['new 1']); // the cache was dropped too
+  });
 });
+

@@ -106,4 +106,18 @@ describe('LiveChatClient across tabs', () => {
     }
     expect(await watcher.eval('return client.state')).to.equal('connected');
   });
+
+  it('without Web Locks each tab connects on its own, without a device id, so none replaces another', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const opened = [await Tab.open({ url: server.wsUrl, token, withoutLocks: true }), await Tab.open({ url: server.wsUrl, token, withoutLocks: true })];
+    tabs.push(...opened);
+    await waitFor(async () => (await Promise.all(opened.map((t) => t.eval<string>('return client.state')))).every((s) => s === 'connected'), 'both tabs connected');
+    expect(await holders(opened)).to.deep.equal([true, true]);
+    await opened[0]!.eval("await client.send('tab one')");
+    await waitFor(async () => (await contents(opened[1]!)).includes('tab one'), 'the message in the other tab');
+    await sleep(300);
+    for (const tab of opened) expect(await tab.eval('return client.state')).to.equal('connected');
+  });
 });
+

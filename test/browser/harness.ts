@@ -16,7 +16,7 @@ async function command<T>(name: string, payload: unknown = {}): Promise<T> {
 
 export const startChatServer = (env: Record<string, string> = {}) => command<ServerInfo>('lc-server-start', { env });
 export const stopChatServer = (server: ServerInfo, signal = 'SIGTERM') => command<{ code: number | null; signal: string | null }>('lc-server-stop', { id: server.id, signal });
-export const restartChatServer = (server: ServerInfo) => command<ServerInfo>('lc-server-restart', { id: server.id });
+export const restartChatServer = (server: ServerInfo, options: { fresh?: boolean } = {}) => command<ServerInfo>('lc-server-restart', { id: server.id, ...options });
 export const signalServer = (server: ServerInfo, signal: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL') => command<true>('lc-server-signal', { id: server.id, signal });
 export const serverMetrics = (server: ServerInfo) => command<string>('lc-server-metrics', { id: server.id });
 export const lockStore = (server: ServerInfo) => command<true>('lc-server-lock', { id: server.id });
@@ -74,8 +74,10 @@ export const storedContents = (client: LiveChatClient) => client.messages.filter
 export class Tab {
   private constructor(readonly id: string) {}
 
-  static async open(params: { url: string; token: string; conversation?: string; timing?: object }): Promise<Tab> {
+  /** `withoutLocks` removes navigator.locks from the tab before its client starts (older browsers). */
+  static async open(params: { url: string; token: string; conversation?: string; timing?: object; withoutLocks?: boolean }): Promise<Tab> {
     const query = new URLSearchParams({ url: params.url, token: params.token, timing: JSON.stringify(params.timing ?? {}) });
+    if (params.withoutLocks) query.set('nolocks', '1');
     if (params.conversation) query.set('conversation', params.conversation);
     const id = await command<string>('lc-tab-open', { path: `/test/browser/fixtures/tab.html?${query}` });
     const tab = new Tab(id);

@@ -35,10 +35,11 @@ export function liveChatCommands() {
       const exit = await entry.process.stop(signal);
       return { code: exit.code, signal: exit.signal };
     },
-    /** Starts the server again on the same port and database, as a restart would. */
-    async 'lc-server-restart'({ id }) {
+    /** Starts the server again on the same port and database, as a restart would; `fresh` gives it an empty database (a reset store). */
+    async 'lc-server-restart'({ id, fresh = false }) {
       const entry = server(id);
       if (entry.process.child.exitCode === null && entry.process.child.signalCode === null) await entry.process.stop();
+      if (fresh) entry.env = { ...entry.env, DATABASE_URL: `sqlite:${join(entry.dir, `chat-${nextId++}.db`)}` };
       entry.process = await startServer({ ...entry.env, PORT: String(entry.port) });
       return describe(id, entry);
     },
