@@ -108,6 +108,11 @@ export class LiveChatClient {
     return this.conversation?.conversationId;
   }
 
+  /** The highest seq this user has marked read in this conversation. */
+  get readSeq(): number {
+    return this.conversation?.readSeq ?? 0;
+  }
+
   /** False when messages are kept in memory only (IndexedDB unavailable). */
   get persistent(): boolean {
     return this.store?.persistent ?? true;

@@ -1,27 +1,530 @@
-import { LitElement, css, html } from 'lit';
+import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
+import type { ClientMessage, ConnectionState, TokenProvider } from '../client/index.js';
+import { contentProblem } from '../protocol/index.js';
+import { ChatController } from './chat-controller.js';
+import { dispatch } from './events.js';
+import { format, isRtl, pickStrings, type Strings } from './i18n.js';
+import { linkify } from './linkify.js';
+import { styles } from './styles.js';
+
+/** At most this many messages are in the DOM; scrolling moves the window (10,000-message histories stay smooth). */
+const WINDOW = 150;
+const WINDOW_STEP = 50;
+/** Messages from one sender closer than this share a group (one name, one time). */
+const GROUP_GAP_MS = 5 * 60_000;
+/** Distance from an edge of the list, in px, that counts as being at it. */
+const EDGE_PX = 48;
+const TYPING_REPEAT_MS = 2500;
+const TYPING_IDLE_MS = 3000;
+
+const ICON_CHAT = html`<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z" /></svg>`;
+const ICON_CLOSE = html`<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z" /></svg>`;
+const ICON_SEND = html`<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 20.5V14l9-2-9-2V3.5L22 12z" /></svg>`;
 
 /**
  * `<live-chat>`: the embeddable chat widget.
  *
- * Placeholder until the UI lands (issue "The <live-chat> element"): it renders its frame and
- * reflects the attributes the embedding contract names, so the bundle, registration and size
- * budget can be built and tested now.
+ * @attr server-url - the chat server's WebSocket URL (required)
+ * @attr token - a JWT; read once and removed from the DOM (prefer the `tokenProvider` property)
+ * @attr conversation-id - defaults to the token's `sub` (an end user's own conversation)
+ * @attr mode - `launcher` (a floating bubble that opens a panel; default) or `inline` (fills its container)
+ * @attr open - whether the launcher's panel is open
+ * @attr theme - `light` (default), `dark` or `auto`
+ * @attr position - `right` (default) or `left`
+ * @attr lang - the language of the widget's words (default: the browser's)
+ * @attr title - the panel's heading
+ * @attr placeholder - the composer's placeholder
+ *
+ * @fires live-chat-status - `detail.status`: the connection state changed
+ * @fires live-chat-message - `detail.message`: a new message (incoming, older history, or written here)
+ * @fires live-chat-error - `detail.code`, `detail.message`
+ * @fires live-chat-open - the panel opened
+ * @fires live-chat-close - the panel closed
+ * @fires live-chat-unread - `detail.count`: messages from others not yet seen
+ *
+ * @csspart launcher - the floating bubble
+ * @csspart badge - the unread count on it
+ * @csspart panel - the chat panel
+ * @csspart header - its heading bar
+ * @csspart status - the connection status in the header
+ * @csspart notice - a warning bar (offline, disconnected, session expired, storage)
+ * @csspart messages - the scrolling message list
+ * @csspart message - one message bubble
+ * @csspart typing - the typing indicator
+ * @csspart composer - the form with the text field and send button
+ *
+ * @cssproperty --live-chat-accent, --live-chat-on-accent, --live-chat-bg, --live-chat-fg, --live-chat-muted,
+ *   --live-chat-border, --live-chat-bubble-own, --live-chat-bubble-own-fg, --live-chat-bubble-other,
+ *   --live-chat-bubble-other-fg, --live-chat-warning-bg, --live-chat-warning-fg, --live-chat-error,
+ *   --live-chat-font, --live-chat-radius, --live-chat-width, --live-chat-height, --live-chat-launcher-size,
+ *   --live-chat-offset, --live-chat-z-index, --live-chat-shadow
  */
 export class LiveChatElement extends LitElement {
   static override properties = {
     serverUrl: { type: String, attribute: 'server-url' },
+    conversationId: { type: String, attribute: 'conversation-id' },
+    mode: { type: String, reflect: true },
+    opened: { type: Boolean, attribute: 'open', reflect: true },
+    theme: { type: String, reflect: true },
+    position: { type: String, reflect: true },
+    language: { type: String, attribute: 'lang' },
+    placeholder: { type: String },
+    tokenProvider: { attribute: false },
+    heading: { state: true },
+    windowStart: { state: true },
+    windowEnd: { state: true },
+    announcement: { state: true },
   };
 
-  static override styles = css`
-    :host {
-      display: block;
-      font: var(--live-chat-font, 16px system-ui, sans-serif);
-    }
-  `;
+  static override styles = styles;
+
+  /** `title` and `token` are taken from the DOM when set, not left there (a tooltip; a secret). */
+  static override get observedAttributes(): string[] {
+    return [...super.observedAttributes, 'title', 'token'];
+  }
 
   declare serverUrl: string | undefined;
+  declare conversationId: string | undefined;
+  declare mode: 'launcher' | 'inline';
+  declare opened: boolean;
+  declare theme: 'light' | 'dark' | 'auto';
+  declare position: 'right' | 'left';
+  declare language: string | undefined;
+  declare placeholder: string | undefined;
+  /** Preferred over the `token` attribute: called for a token, and again when the server refuses one. */
+  declare tokenProvider: TokenProvider | undefined;
+  declare heading: string | undefined;
+  declare windowStart: number;
+  declare windowEnd: number | undefined;
+  declare announcement: string;
 
-  protected override render() {
-    return html`<div part="panel" role="region" aria-label="Chat">live-chat</div>`;
+  private token: string | undefined;
+  private readonly chat = new ChatController(this, {
+    message: (message) => this.received(message),
+    status: (status) => this.statusChanged(status),
+    error: (error) => dispatch(this, 'live-chat-error', { code: error.code, message: error.message }),
+  });
+  /** Follow new messages (the reader is at the bottom). */
+  private pinned = true;
+  private anchor: { id: string; offset: number } | undefined;
+  /** The highest seq from others the reader has seen; what is above it is unread. */
+  private seenSeq = 0;
+  private unread = 0;
+  private dividerSeq: number | undefined;
+  private announceAfterSeq = Number.POSITIVE_INFINITY;
+  private typingOn = false;
+  private typingSentAt = 0;
+  private typingIdle: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    super();
+    this.mode = 'launcher';
+    this.opened = false;
+    this.theme = 'light';
+    this.position = 'right';
+    this.windowStart = 0;
+    this.windowEnd = undefined;
+    this.announcement = '';
+  }
+
+  override attributeChangedCallback(name: string, old: string | null, value: string | null): void {
+    if (name === 'title' || name === 'token') {
+      if (value === null) return;
+      if (name === 'title') this.heading = value;
+      else this.token = value;
+      this.removeAttribute(name);
+      this.requestUpdate();
+      return;
+    }
+    super.attributeChangedCallback(name, old, value);
+  }
+
+  // ---- public methods ----
+
+  /** Opens the panel (launcher mode) and puts the focus in the composer. */
+  open(): void {
+    this.setOpen(true);
+  }
+
+  /** Closes the panel and returns the focus to the launcher. */
+  close(): void {
+    this.setOpen(false);
+  }
+
+  toggle(): void {
+    this.setOpen(!this.opened);
+  }
+
+  /** Writes a message; resolves once it is in the outbox (before the network). */
+  async send(text: string) {
+    if (!this.chat.client) throw new Error('live-chat is not connected: set server-url and a token first');
+    return this.chat.client.send(text);
+  }
+
+  reconnect(): void {
+    this.chat.client?.reconnect();
+  }
+
+  // ---- lifecycle ----
+
+  private get strings(): Strings {
+    return this.locale.strings;
+  }
+
+  private get locale() {
+    return pickStrings([this.language, ...(typeof navigator === 'undefined' ? [] : navigator.languages)]);
+  }
+
+  private get isOpen(): boolean {
+    return this.mode === 'inline' || this.opened;
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (!this.chat.client && this.serverUrl && (this.token || this.tokenProvider)) {
+      this.chat.start({ url: this.serverUrl, token: this.token, tokenProvider: this.tokenProvider, conversationId: this.conversationId });
+    }
+    if (changed.has('opened') && changed.get('opened') !== undefined) this.openedChanged();
+    this.rememberAnchor();
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    window.visualViewport?.addEventListener('resize', this.viewportChanged);
+    document.addEventListener('visibilitychange', this.visibilityChanged);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    window.visualViewport?.removeEventListener('resize', this.viewportChanged);
+    document.removeEventListener('visibilitychange', this.visibilityChanged);
+    clearTimeout(this.typingIdle);
+  }
+
+  protected override updated(): void {
+    this.restoreScroll();
+    this.noteSeen();
+  }
+
+  private setOpen(open: boolean): void {
+    if (this.mode === 'inline' || open === this.opened) return;
+    this.opened = open;
+  }
+
+  private openedChanged(): void {
+    if (this.opened) {
+      this.pinned = true;
+      this.windowEnd = undefined;
+      const firstUnread = this.chat.messages.find((m) => !m.mine && m.seq !== undefined && m.seq > this.seenSeq);
+      this.dividerSeq = firstUnread?.seq;
+      this.viewportChanged();
+      void this.updateComplete.then(() => this.input?.focus());
+      dispatch(this, 'live-chat-open', {});
+    } else {
+      this.dividerSeq = undefined;
+      this.setTyping(false);
+      void this.updateComplete.then(() => this.launcher?.focus());
+      dispatch(this, 'live-chat-close', {});
+    }
+  }
+
+  private get input(): HTMLTextAreaElement | null {
+    return this.renderRoot.querySelector('textarea');
+  }
+  private get launcher(): HTMLButtonElement | null {
+    return this.renderRoot.querySelector('.launcher');
+  }
+  private get scroller(): HTMLElement | null {
+    return this.renderRoot.querySelector('.messages');
+  }
+
+  /** Keeps the composer above the on-screen keyboard: the panel's height follows the visual viewport. */
+  private readonly viewportChanged = () => {
+    const height = window.visualViewport?.height;
+    if (height) this.style.setProperty('--live-chat-viewport-height', `${height}px`);
+  };
+
+  private readonly visibilityChanged = () => this.noteSeen();
+
+  // ---- messages, unread, announcements ----
+
+  private received(message: ClientMessage): void {
+    dispatch(this, 'live-chat-message', { message });
+    if (message.mine || message.seq === undefined) {
+      if (message.mine) this.pinned = true; // your own message brings you to the bottom
+      return;
+    }
+    if (message.seq > this.announceAfterSeq) {
+      this.announceAfterSeq = message.seq;
+      this.announcement = format(this.strings.newFrom, { name: this.senderName(message), text: message.content.slice(0, 200) });
+      if (this.isOpen && !this.pinned && this.dividerSeq === undefined) this.dividerSeq = message.seq;
+    }
+    this.countUnread();
+  }
+
+  private statusChanged(status: ConnectionState): void {
+    if (status === 'connected') {
+      // Messages up to now came with the join; announce only what arrives after.
+      const highest = Math.max(0, ...this.chat.messages.map((m) => m.seq ?? 0));
+      this.announceAfterSeq = highest;
+      if (!this.seenSeq) this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0);
+      this.countUnread();
+    }
+    dispatch(this, 'live-chat-status', { status });
+  }
+
+  private countUnread(): void {
+    const unread = this.chat.messages.filter((m) => !m.mine && m.seq !== undefined && m.seq > this.seenSeq).length;
+    if (unread === this.unread) return;
+    this.unread = unread;
+    this.requestUpdate();
+    dispatch(this, 'live-chat-unread', { count: unread });
+  }
+
+  /** What is on screen at the bottom of an open panel in a visible page has been seen: mark it read. */
+  private noteSeen(): void {
+    if (!this.isOpen || !this.pinned || document.visibilityState !== 'visible') return;
+    const newest = this.chat.messages.filter((m) => !m.mine && m.seq !== undefined).at(-1);
+    if (!newest || newest.seq! <= this.seenSeq) return;
+    this.seenSeq = newest.seq!;
+    this.chat.client?.markRead();
+    this.countUnread();
+  }
+
+  private senderName(message: ClientMessage): string {
+    if (message.mine) return this.strings.you;
+    return message.sender_role === 'agent' ? this.strings.support : this.strings.visitor;
+  }
+
+  // ---- scrolling and the render window ----
+
+  private onScroll = () => {
+    const el = this.scroller;
+    if (!el) return;
+    const total = this.chat.messages.length;
+    const end = this.windowEnd ?? total;
+    this.pinned = this.windowEnd === undefined && el.scrollHeight - el.scrollTop - el.clientHeight < EDGE_PX;
+    if (el.scrollTop < EDGE_PX) {
+      if (this.windowStart > 0) {
+        this.windowStart = Math.max(0, this.windowStart - WINDOW_STEP);
+        if (end - this.windowStart > WINDOW * 2) this.windowEnd = this.windowStart + WINDOW * 2;
+      } else void this.chat.loadOlder();
+    } else if (this.windowEnd !== undefined && el.scrollHeight - el.scrollTop - el.clientHeight < EDGE_PX) {
+      const next = this.windowEnd + WINDOW_STEP;
+      this.windowEnd = next >= total ? undefined : next;
+      if ((this.windowEnd ?? total) - this.windowStart > WINDOW * 2) this.windowStart = (this.windowEnd ?? total) - WINDOW * 2;
+    }
+    if (this.pinned) this.noteSeen();
+  };
+
+  /** Before a render: which message is at the top of the view, and where, so the view does not jump. */
+  private rememberAnchor(): void {
+    const el = this.scroller;
+    this.anchor = undefined;
+    if (!el || this.pinned) return;
+    for (const bubble of el.querySelectorAll<HTMLElement>('[data-id]')) {
+      if (bubble.offsetTop + bubble.offsetHeight > el.scrollTop) {
+        this.anchor = { id: bubble.dataset.id!, offset: bubble.offsetTop - el.scrollTop };
+        return;
+      }
+    }
+  }
+
+  private restoreScroll(): void {
+    const el = this.scroller;
+    if (!el) return;
+    if (this.pinned) {
+      el.scrollTop = el.scrollHeight;
+      return;
+    }
+    if (!this.anchor) return;
+    const bubble = el.querySelector<HTMLElement>(`[data-id="${CSS.escape(this.anchor.id)}"]`);
+    if (bubble) el.scrollTop = bubble.offsetTop - this.anchor.offset;
+  }
+
+  /** The slice of messages in the DOM: the newest WINDOW while following, else what the reader scrolled to. */
+  private visibleMessages(all: ClientMessage[]): ClientMessage[] {
+    if (this.windowEnd === undefined && this.pinned) this.windowStart = Math.max(0, all.length - WINDOW);
+    return all.slice(this.windowStart, this.windowEnd ?? all.length);
+  }
+
+  // ---- composing ----
+
+  private onKeydown(event: KeyboardEvent): void {
+    // Enter sends, Shift+Enter is a new line; Enter that ends an IME composition (Japanese, Chinese, Thai) does neither.
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      void this.submit();
+    }
+  }
+
+  private onInput(): void {
+    const text = this.input?.value ?? '';
+    if (!text.trim()) return this.setTyping(false);
+    const now = Date.now();
+    if (!this.typingOn || now - this.typingSentAt > TYPING_REPEAT_MS) {
+      this.typingSentAt = now;
+      this.typingOn = true;
+      this.chat.client?.setTyping(true);
+    }
+    clearTimeout(this.typingIdle);
+    this.typingIdle = setTimeout(() => this.setTyping(false), TYPING_IDLE_MS);
+  }
+
+  private setTyping(on: boolean): void {
+    clearTimeout(this.typingIdle);
+    if (on === this.typingOn) return;
+    this.typingOn = on;
+    this.chat.client?.setTyping(on);
+  }
+
+  private async submit(event?: Event): Promise<void> {
+    event?.preventDefault();
+    const input = this.input;
+    if (!input || !this.chat.client || contentProblem(input.value)) return;
+    const text = input.value;
+    input.value = '';
+    this.setTyping(false);
+    this.pinned = true;
+    this.windowEnd = undefined;
+    try {
+      await this.chat.client.send(text);
+    } catch (error) {
+      input.value = text; // never lose what was typed
+      dispatch(this, 'live-chat-error', { code: 0, message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  // ---- rendering ----
+
+  protected override render(): TemplateResult {
+    const s = this.strings;
+    if (this.mode === 'inline') return this.renderPanel(s, true);
+    const badge = this.unread && !this.opened ? html`<span class="badge" part="badge" aria-hidden="true">${this.unread > 99 ? '99+' : this.unread}</span>` : nothing;
+    const label = this.unread && !this.opened ? `${s.open} (${format(s.unread, { n: this.unread })})` : this.opened ? s.close : s.open;
+    return html`
+      <button class="launcher" part="launcher" type="button" aria-label=${label} aria-expanded=${this.opened ? 'true' : 'false'} aria-controls="panel" @click=${() => this.toggle()}>
+        ${this.opened ? ICON_CLOSE : ICON_CHAT}${badge}
+      </button>
+      ${this.opened ? this.renderPanel(s, false) : nothing}
+    `;
+  }
+
+  private renderPanel(s: Strings, inline: boolean): TemplateResult {
+    const heading = this.heading ?? s.title;
+    const { lang } = this.locale;
+    return html`
+      <section
+        id="panel"
+        class="panel ${inline ? 'inline' : 'floating'}"
+        part="panel"
+        role=${inline ? 'region' : 'dialog'}
+        aria-label=${heading}
+        lang=${lang}
+        dir=${isRtl(lang) ? 'rtl' : 'ltr'}
+        @keydown=${(e: KeyboardEvent) => {
+          if (e.key === 'Escape' && !inline) this.close();
+        }}
+      >
+        <header part="header">
+          <div class="heading">
+            <h2>${heading}</h2>
+            <div class="connection" part="status">${this.statusText(s)}</div>
+          </div>
+          ${inline ? nothing : html`<button class="icon-button" type="button" aria-label=${s.close} @click=${() => this.close()}>${ICON_CLOSE}</button>`}
+        </header>
+        ${this.renderNotice(s)}
+        <div class="messages" part="messages" role="region" aria-label=${s.messages} tabindex="0" @scroll=${this.onScroll}>
+          ${this.chat.loadingOlder ? html`<div class="older">${s.older}</div>` : nothing} ${this.renderMessages(s)}
+        </div>
+        <div class="typing" part="typing">${this.typingText(s)}</div>
+        <form part="composer" @submit=${(e: Event) => this.submit(e)}>
+          <label class="visually-hidden" for="input">${this.placeholder ?? s.placeholder}</label>
+          <textarea id="input" rows="1" enterkeyhint="send" placeholder=${this.placeholder ?? s.placeholder} @keydown=${this.onKeydown} @input=${this.onInput}></textarea>
+          <button class="send" type="submit" aria-label=${s.send}>${ICON_SEND}</button>
+        </form>
+        <div class="visually-hidden" role="status" aria-live="polite">${this.announcement}</div>
+      </section>
+    `;
+  }
+
+  private statusText(s: Strings): string {
+    switch (this.chat.state) {
+      case 'connected':
+        return s.connected;
+      case 'stopped':
+        return typeof navigator !== 'undefined' && !navigator.onLine ? s.offline : s.stopped;
+      case 'auth-failed':
+        return s.expired;
+      case 'replaced':
+        return s.replaced;
+      default:
+        return s.connecting;
+    }
+  }
+
+  private renderNotice(s: Strings) {
+    const state = this.chat.state;
+    const offline = typeof navigator !== 'undefined' && !navigator.onLine && (state === 'reconnecting' || state === 'stopped');
+    const notice = (text: string, action?: string) =>
+      html`<div class="notice" part="notice" role="alert"><span>${text}</span>${action ? html`<button type="button" @click=${() => this.reconnect()}>${action}</button>` : nothing}</div>`;
+    if (offline) return notice(s.offline, state === 'stopped' ? s.reconnect : undefined);
+    if (state === 'stopped') return notice(s.stopped, s.reconnect);
+    if (state === 'auth-failed') return notice(s.expired, s.reconnect);
+    if (state === 'replaced') return notice(s.replaced, s.useHere);
+    if (!this.chat.persistent) return notice(s.storage);
+    return nothing;
+  }
+
+  private typingText(s: Strings): string {
+    const typists = [...this.chat.typing.keys()].filter((id) => id !== this.chat.client?.userId);
+    if (!typists.length) return '';
+    // A conversation's id is its end user's id: anyone else typing in it is support.
+    return format(s.typing, { name: typists[0] === this.chat.client?.conversationId ? s.visitor : s.support });
+  }
+
+  private renderMessages(s: Strings) {
+    const messages = this.visibleMessages(this.chat.messages);
+    const time = new Intl.DateTimeFormat(this.locale.lang, { hour: 'numeric', minute: '2-digit' });
+    const out: TemplateResult[] = [];
+    let group: ClientMessage[] = [];
+    const flush = () => {
+      if (group.length) out.push(this.renderGroup(group, s, time));
+      group = [];
+    };
+    for (const message of messages) {
+      if (message.seq !== undefined && message.seq === this.dividerSeq) {
+        flush();
+        out.push(html`<div class="divider" role="separator">${s.newMessages}</div>`);
+      }
+      const previous = group.at(-1);
+      if (previous && (previous.sender_id !== message.sender_id || timeOf(message) - timeOf(previous) > GROUP_GAP_MS)) flush();
+      group.push(message);
+    }
+    flush();
+    return out;
+  }
+
+  private renderGroup(group: ClientMessage[], s: Strings, time: Intl.DateTimeFormat): TemplateResult {
+    const first = group[0]!;
+    const last = group.at(-1)!;
+    const own = first.mine;
+    return html`
+      <div class="group ${own ? 'own' : ''}">
+        ${own ? nothing : html`<div class="sender">${this.senderName(first)}</div>`}
+        ${group.map(
+          (m) => html`<div class="bubble ${m.seq === undefined ? 'pending' : ''}" part="message" data-id=${m.message_id}>${linkify(m.content).map((part) =>
+            part.href ? html`<a href=${part.href} target="_blank" rel="noopener noreferrer">${part.text}</a>` : part.text,
+          )}</div>${m.status === 'failed'
+            ? html`<div class="meta"><span class="failed">${s.failed}</span><button class="retry" type="button" @click=${() => this.chat.client?.retry(m.message_id)}>${s.retry}</button></div>`
+            : nothing}`,
+        )}
+        <div class="meta">
+          <time datetime=${last.created_at ?? ''}>${time.format(new Date(timeOf(last)))}</time>
+          ${own && last.status !== 'failed' ? html`<span>${s[last.status]}</span>` : nothing}
+        </div>
+      </div>
+    `;
   }
 }
+
+const timeOf = (m: ClientMessage): number => (m.created_at ? Date.parse(m.created_at) : (m.queued_at ?? Date.now()));

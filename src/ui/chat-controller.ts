@@ -1,0 +1,111 @@
+import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import { LiveChatClient, type ClientError, type ClientMessage, type ConnectionState, type TokenProvider } from '../client/index.js';
+
+/** How long a typing indicator lasts without news (the sender's `false` may be lost). */
+const TYPING_SHOWN_MS = 6000;
+
+export interface ChatControllerCallbacks {
+  message(message: ClientMessage): void;
+  status(state: ConnectionState): void;
+  error(error: ClientError): void;
+}
+
+/**
+ * Holds the LiveChatClient for an element and turns its events into renders: the element stays
+ * a view. Stops the connection when the element leaves the page.
+ */
+export class ChatController implements ReactiveController {
+  client: LiveChatClient | undefined;
+  messages: ClientMessage[] = [];
+  state: ConnectionState = 'idle';
+  persistent = true;
+  /** Who is typing (by user id), until when. */
+  typing = new Map<string, number>();
+  hasOlder = true;
+  loadingOlder = false;
+  private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  private unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly host: ReactiveControllerHost & HTMLElement,
+    private readonly on: ChatControllerCallbacks,
+  ) {
+    host.addController(this);
+  }
+
+  /** Starts the client (once): called when the element has its server URL and a token or provider. */
+  start(options: { url: string; token?: string | undefined; tokenProvider?: TokenProvider | undefined; conversationId?: string | undefined }): void {
+    if (this.client) return;
+    const client = new LiveChatClient({
+      url: options.url,
+      ...(options.tokenProvider ? { tokenProvider: options.tokenProvider } : { token: options.token }),
+      ...(options.conversationId ? { conversationId: options.conversationId } : {}),
+    });
+    this.client = client;
+    const refresh = () => {
+      this.messages = client.messages;
+      this.host.requestUpdate();
+    };
+    this.unsubscribe = [
+      client.on('message', ({ message }) => {
+        refresh();
+        if (message.seq !== undefined && !message.mine) this.typing.delete(message.sender_id);
+        this.on.message(message);
+      }),
+      client.on('update', refresh),
+      client.on('reset', refresh),
+      client.on('state', ({ state }) => {
+        this.state = state;
+        this.host.requestUpdate();
+        this.on.status(state);
+      }),
+      client.on('error', (error) => this.on.error(error)),
+      client.on('storage', ({ persistent }) => {
+        this.persistent = persistent;
+        this.host.requestUpdate();
+      }),
+      client.on('typing', ({ user_id, is_typing }) => {
+        if (is_typing) this.typing.set(user_id, Date.now() + TYPING_SHOWN_MS);
+        else this.typing.delete(user_id);
+        this.scheduleTypingExpiry();
+        this.host.requestUpdate();
+      }),
+    ];
+    client.ready.then(refresh, () => undefined);
+  }
+
+  async loadOlder(): Promise<void> {
+    if (!this.client || this.loadingOlder || !this.hasOlder) return;
+    this.loadingOlder = true;
+    this.host.requestUpdate();
+    try {
+      this.hasOlder = await this.client.loadOlder();
+    } finally {
+      this.loadingOlder = false;
+      this.messages = this.client.messages;
+      this.host.requestUpdate();
+    }
+  }
+
+  private scheduleTypingExpiry(): void {
+    clearTimeout(this.typingTimer);
+    const next = Math.min(...this.typing.values());
+    if (!Number.isFinite(next)) return;
+    this.typingTimer = setTimeout(() => {
+      const now = Date.now();
+      for (const [user, until] of this.typing) if (until <= now) this.typing.delete(user);
+      this.host.requestUpdate();
+      this.scheduleTypingExpiry();
+    }, Math.max(0, next - Date.now()));
+  }
+
+  hostDisconnected(): void {
+    // Leaving the page stops reconnecting (a widget removed by a single-page app must not linger).
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    clearTimeout(this.typingTimer);
+    this.client?.close();
+    this.client = undefined;
+    this.state = 'idle';
+  }
+}

@@ -1,0 +1,361 @@
+import { css } from 'lit';
+
+/**
+ * Every colour, size and font is a custom property with its default on :host, so a site themes
+ * the widget from outside the shadow root; the main pieces are also exposed as ::part().
+ * Logical properties (inline-start/end) throughout, so right-to-left layouts work.
+ */
+export const styles = css`
+  :host {
+    --live-chat-accent: #2563eb;
+    --live-chat-on-accent: #ffffff;
+    --live-chat-bg: #ffffff;
+    --live-chat-fg: #111827;
+    --live-chat-muted: #6b7280;
+    --live-chat-border: #e5e7eb;
+    --live-chat-bubble-own: var(--live-chat-accent);
+    --live-chat-bubble-own-fg: var(--live-chat-on-accent);
+    --live-chat-bubble-other: #f3f4f6;
+    --live-chat-bubble-other-fg: var(--live-chat-fg);
+    --live-chat-warning-bg: #fef3c7;
+    --live-chat-warning-fg: #78350f;
+    --live-chat-error: #b91c1c;
+    --live-chat-font: 15px/1.4 system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'Noto Sans Thai', 'Noto Sans JP', sans-serif;
+    --live-chat-radius: 16px;
+    --live-chat-width: 380px;
+    --live-chat-height: 600px;
+    --live-chat-launcher-size: 56px;
+    --live-chat-offset: 20px;
+    --live-chat-z-index: 2147483000;
+    --live-chat-shadow: 0 12px 40px rgb(0 0 0 / 0.18);
+    display: block;
+    font: var(--live-chat-font);
+    color: var(--live-chat-fg);
+    color-scheme: light;
+  }
+  :host([theme='dark']) {
+    --live-chat-bg: #111827;
+    --live-chat-fg: #f3f4f6;
+    --live-chat-muted: #9ca3af;
+    --live-chat-border: #374151;
+    --live-chat-bubble-other: #1f2937;
+    --live-chat-warning-bg: #422006;
+    --live-chat-warning-fg: #fde68a;
+    --live-chat-error: #fca5a5;
+    --live-chat-accent: #3b82f6;
+    color-scheme: dark;
+  }
+  @media (prefers-color-scheme: dark) {
+    :host([theme='auto']) {
+      --live-chat-bg: #111827;
+      --live-chat-fg: #f3f4f6;
+      --live-chat-muted: #9ca3af;
+      --live-chat-border: #374151;
+      --live-chat-bubble-other: #1f2937;
+      --live-chat-warning-bg: #422006;
+      --live-chat-warning-fg: #fde68a;
+      --live-chat-error: #fca5a5;
+      --live-chat-accent: #3b82f6;
+      color-scheme: dark;
+    }
+  }
+  :host([mode='inline']) {
+    height: 100%;
+  }
+  [hidden] {
+    display: none !important;
+  }
+  button {
+    font: inherit;
+    cursor: pointer;
+  }
+  :focus-visible {
+    outline: 3px solid var(--live-chat-accent);
+    outline-offset: 2px;
+  }
+  .visually-hidden {
+    position: absolute;
+    width: 1px;
+    height: 1px;
+    overflow: hidden;
+    clip-path: inset(50%);
+    white-space: nowrap;
+  }
+
+  .launcher {
+    position: fixed;
+    inset-block-end: calc(var(--live-chat-offset) + env(safe-area-inset-bottom, 0px));
+    inset-inline-end: var(--live-chat-offset);
+    z-index: var(--live-chat-z-index);
+    width: var(--live-chat-launcher-size);
+    height: var(--live-chat-launcher-size);
+    border: 0;
+    border-radius: 50%;
+    background: var(--live-chat-accent);
+    color: var(--live-chat-on-accent);
+    box-shadow: var(--live-chat-shadow);
+    display: grid;
+    place-items: center;
+  }
+  :host([position='left']) .launcher,
+  :host([position='left']) .panel.floating {
+    inset-inline-end: auto;
+    inset-inline-start: var(--live-chat-offset);
+  }
+  .launcher svg {
+    width: 28px;
+    height: 28px;
+    fill: currentColor;
+  }
+  .badge {
+    position: absolute;
+    inset-block-start: -4px;
+    inset-inline-end: -4px;
+    min-width: 22px;
+    height: 22px;
+    padding: 0 6px;
+    box-sizing: border-box;
+    border-radius: 11px;
+    background: var(--live-chat-error);
+    color: #fff;
+    font-size: 12px;
+    font-weight: 600;
+    line-height: 22px;
+    text-align: center;
+  }
+
+  .panel {
+    display: flex;
+    flex-direction: column;
+    background: var(--live-chat-bg);
+    color: var(--live-chat-fg);
+    overflow: hidden;
+    box-sizing: border-box;
+  }
+  .panel.inline {
+    height: 100%;
+    min-height: 320px;
+  }
+  .panel.floating {
+    position: fixed;
+    z-index: var(--live-chat-z-index);
+    inset-block-end: calc(var(--live-chat-offset) * 2 + var(--live-chat-launcher-size));
+    inset-inline-end: var(--live-chat-offset);
+    width: var(--live-chat-width);
+    height: min(var(--live-chat-height), calc(100vh - 120px));
+    border-radius: var(--live-chat-radius);
+    box-shadow: var(--live-chat-shadow);
+    border: 1px solid var(--live-chat-border);
+    transform-origin: bottom right;
+    animation: pop 160ms ease-out;
+  }
+  @keyframes pop {
+    from {
+      opacity: 0;
+      transform: translateY(8px) scale(0.98);
+    }
+  }
+  @media (prefers-reduced-motion: reduce) {
+    .panel.floating {
+      animation: none;
+    }
+    .messages {
+      scroll-behavior: auto;
+    }
+  }
+  /* Phones: the whole screen, above the on-screen keyboard (height follows visualViewport). */
+  @media (max-width: 480px) {
+    .panel.floating {
+      inset: 0;
+      width: 100%;
+      height: var(--live-chat-viewport-height, 100dvh);
+      border-radius: 0;
+      border: 0;
+    }
+  }
+
+  header {
+    display: flex;
+    align-items: center;
+    gap: 12px;
+    padding: 12px 16px;
+    padding-block-start: calc(12px + env(safe-area-inset-top, 0px));
+    background: var(--live-chat-accent);
+    color: var(--live-chat-on-accent);
+  }
+  header h2 {
+    margin: 0;
+    font-size: 16px;
+    font-weight: 600;
+  }
+  .heading {
+    flex: 1;
+    min-width: 0;
+  }
+  .connection {
+    font-size: 12px;
+    opacity: 0.9;
+  }
+  .icon-button {
+    border: 0;
+    background: transparent;
+    color: inherit;
+    width: 40px;
+    height: 40px;
+    border-radius: 50%;
+    display: grid;
+    place-items: center;
+  }
+  .icon-button svg {
+    width: 20px;
+    height: 20px;
+    fill: currentColor;
+  }
+
+  .notice {
+    display: flex;
+    gap: 8px;
+    align-items: center;
+    justify-content: space-between;
+    padding: 8px 16px;
+    background: var(--live-chat-warning-bg);
+    color: var(--live-chat-warning-fg);
+    font-size: 13px;
+  }
+  .notice button,
+  .retry {
+    border: 1px solid currentColor;
+    background: transparent;
+    color: inherit;
+    border-radius: 999px;
+    padding: 2px 10px;
+    font-size: 13px;
+  }
+
+  .messages {
+    flex: 1;
+    overflow-y: auto;
+    overscroll-behavior: contain;
+    padding: 12px 16px;
+    display: flex;
+    flex-direction: column;
+    gap: 2px;
+  }
+  .older,
+  .typing {
+    color: var(--live-chat-muted);
+    font-size: 13px;
+    text-align: center;
+    padding: 4px;
+  }
+  .typing {
+    text-align: start;
+    min-height: 1.4em;
+    padding: 0 16px 4px;
+  }
+  .group {
+    display: flex;
+    flex-direction: column;
+    align-items: flex-start;
+    gap: 2px;
+    margin-block-start: 10px;
+  }
+  .group.own {
+    align-items: flex-end;
+  }
+  .sender {
+    font-size: 12px;
+    color: var(--live-chat-muted);
+    margin-inline: 8px;
+  }
+  .bubble {
+    max-width: 80%;
+    padding: 8px 12px;
+    border-radius: var(--live-chat-radius);
+    background: var(--live-chat-bubble-other);
+    color: var(--live-chat-bubble-other-fg);
+    white-space: pre-wrap;
+    overflow-wrap: anywhere;
+  }
+  .own .bubble {
+    background: var(--live-chat-bubble-own);
+    color: var(--live-chat-bubble-own-fg);
+  }
+  .own .bubble.pending {
+    opacity: 0.7;
+  }
+  .bubble a {
+    color: inherit;
+    text-decoration: underline;
+  }
+  .meta {
+    font-size: 11px;
+    color: var(--live-chat-muted);
+    margin-inline: 8px;
+    display: flex;
+    gap: 6px;
+    align-items: center;
+  }
+  .meta .failed {
+    color: var(--live-chat-error);
+  }
+  .divider {
+    display: flex;
+    align-items: center;
+    gap: 8px;
+    color: var(--live-chat-accent);
+    font-size: 12px;
+    margin-block: 8px;
+  }
+  .divider::before,
+  .divider::after {
+    content: '';
+    flex: 1;
+    border-block-start: 1px solid currentColor;
+  }
+
+  form {
+    display: flex;
+    gap: 8px;
+    align-items: flex-end;
+    padding: 10px 12px;
+    padding-block-end: calc(10px + env(safe-area-inset-bottom, 0px));
+    border-block-start: 1px solid var(--live-chat-border);
+  }
+  textarea {
+    flex: 1;
+    resize: none;
+    /* 16 px: iOS zooms into any smaller field. */
+    font: 16px/1.4 system-ui, sans-serif;
+    font-family: inherit;
+    padding: 8px 12px;
+    border: 1px solid var(--live-chat-border);
+    border-radius: 20px;
+    background: var(--live-chat-bg);
+    color: var(--live-chat-fg);
+    max-height: 140px;
+    field-sizing: content;
+    min-height: 40px;
+    box-sizing: border-box;
+  }
+  .send {
+    border: 0;
+    border-radius: 50%;
+    width: 40px;
+    height: 40px;
+    background: var(--live-chat-accent);
+    color: var(--live-chat-on-accent);
+    display: grid;
+    place-items: center;
+    flex: none;
+  }
+  .send svg {
+    width: 20px;
+    height: 20px;
+    fill: currentColor;
+  }
+  :host(:dir(rtl)) .send svg,
+  .panel[dir='rtl'] .send svg {
+    transform: scaleX(-1);
+  }
+`;
