@@ -165,6 +165,11 @@ export class LiveChatElement extends LitElement {
     this.chat.client?.reconnect();
   }
 
+  /** The connection's state (as the last live-chat-status event said). */
+  get status(): ConnectionState {
+    return this.chat.state;
+  }
+
   // ---- lifecycle ----
 
   private get strings(): Strings {

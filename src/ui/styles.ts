@@ -194,7 +194,6 @@ export const styles = css`
   }
   .connection {
     font-size: 12px;
-    opacity: 0.9;
   }
   .icon-button {
     border: 0;

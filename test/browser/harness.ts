@@ -75,13 +75,13 @@ export class Tab {
   private constructor(readonly id: string) {}
 
   /** `withoutLocks` removes navigator.locks from the tab before its client starts (older browsers). */
-  static async open(params: { url: string; token: string; conversation?: string; timing?: object; withoutLocks?: boolean }): Promise<Tab> {
+  static async open(params: { url: string; token: string; conversation?: string; timing?: object; withoutLocks?: boolean; page?: string }): Promise<Tab> {
     const query = new URLSearchParams({ url: params.url, token: params.token, timing: JSON.stringify(params.timing ?? {}) });
     if (params.withoutLocks) query.set('nolocks', '1');
     if (params.conversation) query.set('conversation', params.conversation);
-    const id = await command<string>('lc-tab-open', { path: `/test/browser/fixtures/tab.html?${query}` });
+    const id = await command<string>('lc-tab-open', { path: `${params.page ?? '/test/browser/fixtures/tab.html'}?${query}` });
     const tab = new Tab(id);
-    await waitFor(() => tab.eval('return window.client !== undefined'), 'the tab to start its client');
+    if (!params.page) await waitFor(() => tab.eval('return window.client !== undefined'), 'the tab to start its client');
     return tab;
   }
 

@@ -1,0 +1,269 @@
+// The <live-chat> element against the real server: attributes, methods, events, rendering of
+// hostile text, keyboard use and accessibility (axe) in its states.
+import { expect, fixture, html, oneEvent } from '@open-wc/testing';
+import { sendKeys, setViewport } from '@web/test-runner-commands';
+import { LiveChatClient } from '../../src/client/index.js';
+import { defineLiveChat } from '../../src/ui/define.js';
+import type { LiveChatElement } from '../../src/ui/live-chat-element.js';
+import { makeToken, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+
+defineLiveChat();
+
+const shadow = (el: LiveChatElement) => el.shadowRoot!;
+const $ = <T extends Element = HTMLElement>(el: LiveChatElement, selector: string) => shadow(el).querySelector<T>(selector);
+const bubbles = (el: LiveChatElement) => [...shadow(el).querySelectorAll<HTMLElement>('.bubble')];
+
+describe('<live-chat>', () => {
+  let server: ServerInfo;
+  const agents: LiveChatClient[] = [];
+
+  before(async () => {
+    server = await startChatServer({ RATE_LIMIT_PER_MINUTE: '1000' });
+  });
+  after(async () => {
+    await stopChatServer(server);
+  });
+  afterEach(() => {
+    for (const agent of agents.splice(0)) agent.close();
+  });
+
+  async function visitorElement(attributes: { mode?: string; open?: boolean; lang?: string; title?: string; placeholder?: string } = {}) {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const el = await fixture<LiveChatElement>(html`
+      <live-chat
+        server-url=${server.wsUrl}
+        token=${token}
+        mode=${attributes.mode ?? 'launcher'}
+        ?open=${attributes.open ?? false}
+        lang=${attributes.lang ?? 'en'}
+        title=${attributes.title ?? 'Acme support'}
+        placeholder=${attributes.placeholder ?? 'Ask us anything'}
+      ></live-chat>
+    `);
+    await waitFor(() => el.status === 'connected', 'the element to connect');
+    return { el, visitorId, token };
+  }
+
+  async function agentFor(visitorId: string) {
+    const agent = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+    agents.push(agent);
+    await waitForState(agent, 'connected');
+    return agent;
+  }
+
+  it('reads the token attribute once and removes it from the DOM; takes title the same way', async () => {
+    const { el } = await visitorElement({ open: true });
+    expect(el.hasAttribute('token')).to.equal(false);
+    expect(el.hasAttribute('title')).to.equal(false);
+    expect($(el, 'h2')!.textContent).to.equal('Acme support');
+    expect($<HTMLTextAreaElement>(el, 'textarea')!.placeholder).to.equal('Ask us anything');
+    await waitFor(() => $(el, '.connection')!.textContent === 'Online', 'connected');
+  });
+
+  it('prefers tokenProvider over the token attribute', async () => {
+    const visitorId = uniqueId('v');
+    let asked = 0;
+    const el = document.createElement('live-chat');
+    el.tokenProvider = async () => {
+      asked++;
+      return makeToken({ sub: visitorId });
+    };
+    el.setAttribute('token', 'not-a-real-token');
+    el.setAttribute('server-url', server.wsUrl);
+    el.setAttribute('mode', 'inline');
+    const status = oneEvent(el, 'live-chat-status');
+    document.body.append(el);
+    try {
+      await status;
+      await waitFor(() => $(el, '.connection')?.textContent === 'Online', 'connected with the provider token');
+      expect(asked).to.be.greaterThan(0);
+    } finally {
+      el.remove();
+    }
+  });
+
+  it('launcher mode: a bubble that opens and closes a dialog, with open(), close(), toggle() and the open attribute, firing open and close events', async () => {
+    const { el } = await visitorElement();
+    expect($(el, '.launcher')).to.exist;
+    expect($(el, '[role="dialog"]')).to.equal(null);
+    const opened = oneEvent(el, 'live-chat-open');
+    el.open();
+    await opened;
+    await el.updateComplete;
+    expect(el.hasAttribute('open')).to.equal(true);
+    expect($(el, '[role="dialog"]')!.getAttribute('aria-label')).to.equal('Acme support');
+    expect($(el, '.launcher')!.getAttribute('aria-expanded')).to.equal('true');
+    const closed = oneEvent(el, 'live-chat-close');
+    el.toggle();
+    await closed;
+    await el.updateComplete;
+    expect($(el, '[role="dialog"]')).to.equal(null);
+    el.setAttribute('open', '');
+    await el.updateComplete;
+    expect($(el, '[role="dialog"]')).to.exist;
+    el.close();
+    await el.updateComplete;
+    expect(el.hasAttribute('open')).to.equal(false);
+  });
+
+  it('inline mode: the panel fills its container without a launcher, as a region', async () => {
+    const { el } = await visitorElement({ mode: 'inline' });
+    expect($(el, '.launcher')).to.equal(null);
+    expect($(el, '[role="region"].panel')).to.exist;
+  });
+
+  it('send() resolves once the message is in the outbox; the message shows once, then as sent; live-chat-message fires', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    const event = oneEvent(el, 'live-chat-message');
+    const message = await el.send('Hello from the element');
+    expect(message.status).to.equal('queued');
+    expect((await event).detail.message.content).to.equal('Hello from the element');
+    await waitFor(() => storedContents(agent).includes('Hello from the element'), 'delivery');
+    await waitFor(() => $(el, '.group.own .meta span')?.textContent === 'Sent', 'the sent status');
+    expect(bubbles(el).map((b) => b.textContent)).to.deep.equal(['Hello from the element']);
+  });
+
+  it('renders message text as text: no HTML, no script, no event handlers, no javascript: links; only http(s) links, opening safely', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    const attacks = [
+      '<script>window.__xss = 1</script>',
+      '<img src=x onerror="window.__xss = 2">',
+      '<a href="javascript:window.__xss=3">click</a> javascript:window.__xss=4',
+      '<svg onload="window.__xss = 5"><circle r="1"/></svg>',
+      '"><iframe src="javascript:alert(1)"></iframe>',
+      'see https://example.com/a?b=1&c=<2> and http://example.org.',
+    ];
+    for (const text of attacks) await agent.send(text);
+    await waitFor(() => bubbles(el).length === attacks.length, 'every message rendered');
+    await new Promise((r) => setTimeout(r, 200));
+    expect((window as unknown as { __xss?: number }).__xss).to.equal(undefined);
+    expect(bubbles(el).map((b) => b.textContent)).to.deep.equal(attacks);
+    for (const tag of ['script', 'img', 'svg', 'iframe']) expect(shadow(el).querySelector(`.bubble ${tag}`), tag).to.equal(null);
+    const links = [...shadow(el).querySelectorAll<HTMLAnchorElement>('.bubble a')];
+    expect(links.map((a) => a.getAttribute('href'))).to.deep.equal(['https://example.com/a?b=1&c=', 'http://example.org']);
+    for (const a of links) {
+      expect(a.target).to.equal('_blank');
+      expect(a.rel).to.equal('noopener noreferrer');
+    }
+  });
+
+  it('Enter sends, Shift+Enter makes a new line, the field is 16 px (no zoom on iOS)', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    const input = $<HTMLTextAreaElement>(el, 'textarea')!;
+    expect(getComputedStyle(input).fontSize).to.equal('16px');
+    input.focus();
+    await sendKeys({ type: 'first line' });
+    await sendKeys({ down: 'Shift' });
+    await sendKeys({ press: 'Enter' });
+    await sendKeys({ up: 'Shift' });
+    await sendKeys({ type: 'second line' });
+    expect(input.value).to.equal('first line\nsecond line');
+    await sendKeys({ press: 'Enter' });
+    await waitFor(() => storedContents(agent).length === 1, 'the message at the agent');
+    expect(storedContents(agent)).to.deep.equal(['first line\nsecond line']);
+    expect(input.value).to.equal('');
+  });
+
+  it('keyboard only: the launcher opens with Enter, focus goes to the composer, Escape closes and returns focus to the launcher', async () => {
+    const { el } = await visitorElement();
+    $<HTMLButtonElement>(el, '.launcher')!.focus();
+    await sendKeys({ press: 'Enter' });
+    await waitFor(() => shadow(el).activeElement?.tagName === 'TEXTAREA', 'focus in the composer');
+    await sendKeys({ press: 'Escape' });
+    await waitFor(() => !el.opened && shadow(el).activeElement?.classList.contains('launcher'), 'focus back on the launcher');
+  });
+
+  it('counts unread messages on the closed launcher and fires live-chat-unread; opening shows a "new messages" divider', async () => {
+    const { el, visitorId } = await visitorElement();
+    const agent = await agentFor(visitorId);
+    const counts: number[] = [];
+    el.addEventListener('live-chat-unread', (e) => counts.push(e.detail.count));
+    await agent.send('are you there?');
+    await agent.send('hello?');
+    await waitFor(() => $(el, '.badge')?.textContent === '2', 'the badge');
+    expect(counts.at(-1)).to.equal(2);
+    expect($(el, '.launcher')!.getAttribute('aria-label')).to.contain('2 unread');
+    el.open();
+    await waitFor(() => $(el, '.divider'), 'the divider');
+    await waitFor(() => counts.at(-1) === 0, 'unread back to 0');
+  });
+
+  it('announces incoming messages, and only those, in a polite live region', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    const live = $(el, '[aria-live="polite"]')!;
+    await el.send('mine');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(live.textContent).to.equal('');
+    await agent.send('from support');
+    await waitFor(() => live.textContent === 'New message from Support: from support', 'the announcement');
+  });
+
+  it('shows the typing indicator while the other side types', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    agent.setTyping(true);
+    await waitFor(() => $(el, '.typing')!.textContent === 'Support is typing…', 'the indicator');
+    agent.setTyping(false);
+    await waitFor(() => $(el, '.typing')!.textContent === '', 'the indicator gone');
+  });
+
+  it('speaks Japanese, Thai, Traditional Chinese and Indonesian by lang', async () => {
+    for (const [lang, send] of [['ja', '送信'], ['th', 'ส่ง'], ['zh-TW', '傳送'], ['id', 'Kirim']] as const) {
+      const { el } = await visitorElement({ mode: 'inline', lang });
+      expect($(el, '.send')!.getAttribute('aria-label'), lang).to.equal(send);
+    }
+  });
+
+  it('shows "stopped" with a Reconnect button when the server is gone, and reconnect() brings it back', async () => {
+    const own = await startChatServer();
+    const el = await fixture<LiveChatElement>(html`<live-chat mode="inline" server-url=${own.wsUrl} token=${await makeToken({ sub: uniqueId('v') })}></live-chat>`);
+    const statuses: string[] = [];
+    el.addEventListener('live-chat-status', (e) => statuses.push(e.detail.status));
+    await waitFor(() => statuses.includes('connected'), 'connected');
+    await stopChatServer(own);
+    // The default schedule (0, 1, 2, 4, 8 s) takes 15 s to give up; the notice shows from the first close.
+    await waitFor(() => statuses.includes('reconnecting'), 'reconnecting');
+    expect($(el, '.connection')!.textContent).to.equal('Connecting…');
+  });
+
+  it('theme and position: dark colours, the launcher on the left', async () => {
+    const { el } = await visitorElement({ open: true });
+    const light = getComputedStyle($(el, '.panel')!).backgroundColor;
+    el.setAttribute('theme', 'dark');
+    el.setAttribute('position', 'left');
+    await el.updateComplete;
+    expect(getComputedStyle($(el, '.panel')!).backgroundColor).to.not.equal(light);
+    expect($(el, '.launcher')!.getBoundingClientRect().left).to.be.below(100);
+    el.style.setProperty('--live-chat-accent', 'rgb(1, 2, 3)');
+    expect(getComputedStyle($(el, '.launcher')!).backgroundColor).to.equal('rgb(1, 2, 3)');
+  });
+
+  it('fills the screen under 480 px wide', async () => {
+    await setViewport({ width: 375, height: 667 });
+    try {
+      const { el } = await visitorElement({ open: true });
+      const panel = $(el, '.panel')!;
+      await Promise.all(panel.getAnimations().map((a) => a.finished)); // the opening pop
+      const rect = panel.getBoundingClientRect();
+      expect([rect.left, rect.top, rect.width], JSON.stringify(rect)).to.deep.equal([0, 0, 375]);
+      expect(Math.round(rect.height)).to.equal(667);
+    } finally {
+      await setViewport({ width: 800, height: 600 });
+    }
+  });
+
+  it('is accessible (axe) closed, open and inline', async () => {
+    const { el } = await visitorElement();
+    await expect(el).to.be.accessible();
+    el.open();
+    await el.updateComplete;
+    await expect(el).to.be.accessible();
+    const inline = await visitorElement({ mode: 'inline' });
+    await expect(inline.el).to.be.accessible();
+  });
+});
