@@ -11,3 +11,5 @@ const { token } = await (await fetch(`/demo/token?sub=${encodeURIComponent(sub)}
 chat.setAttribute('server-url', `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/chat`);
 chat.setAttribute('conversation-id', conversation);
 chat.setAttribute('token', token);
+// The agent view of this visitor's conversation, for a second person (or window) to answer.
+document.getElementById('agent-link')?.setAttribute('href', `agent.html?conversation=${encodeURIComponent(visitor)}`);
