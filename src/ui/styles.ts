@@ -1,5 +1,19 @@
 import { css } from 'lit';
 
+/** The dark palette, for theme="dark" and for theme="auto" on a dark system. */
+const dark = css`
+    --live-chat-bg: #111827;
+    --live-chat-fg: #f3f4f6;
+    --live-chat-muted: #9ca3af;
+    --live-chat-border: #374151;
+    --live-chat-bubble-other: #1f2937;
+    --live-chat-warning-bg: #422006;
+    --live-chat-warning-fg: #fde68a;
+    --live-chat-error: #fca5a5;
+    --live-chat-accent: #3b82f6;
+    color-scheme: dark;
+`;
+
 /**
  * Every colour, size and font is a custom property with its default on :host, so a site themes
  * the widget from outside the shadow root; the main pieces are also exposed as ::part().
@@ -34,29 +48,11 @@ export const styles = css`
     color-scheme: light;
   }
   :host([theme='dark']) {
-    --live-chat-bg: #111827;
-    --live-chat-fg: #f3f4f6;
-    --live-chat-muted: #9ca3af;
-    --live-chat-border: #374151;
-    --live-chat-bubble-other: #1f2937;
-    --live-chat-warning-bg: #422006;
-    --live-chat-warning-fg: #fde68a;
-    --live-chat-error: #fca5a5;
-    --live-chat-accent: #3b82f6;
-    color-scheme: dark;
+    ${dark}
   }
   @media (prefers-color-scheme: dark) {
     :host([theme='auto']) {
-      --live-chat-bg: #111827;
-      --live-chat-fg: #f3f4f6;
-      --live-chat-muted: #9ca3af;
-      --live-chat-border: #374151;
-      --live-chat-bubble-other: #1f2937;
-      --live-chat-warning-bg: #422006;
-      --live-chat-warning-fg: #fde68a;
-      --live-chat-error: #fca5a5;
-      --live-chat-accent: #3b82f6;
-      color-scheme: dark;
+      ${dark}
     }
   }
   :host([mode='inline']) {

@@ -74,16 +74,8 @@ const CONCURRENT_DUPLICATE = 'LC409';
 
 const COLUMNS = 'message_id, conversation_id, seq, sender_id, sender_role, content, content_type, created_at';
 
-interface Row {
-  message_id: string;
-  conversation_id: string;
-  seq: number;
-  sender_id: string;
-  sender_role: Role;
-  content: string;
-  content_type: 'text';
-  created_at: Date;
-}
+/** A messages row: a ChatMessage whose created_at comes back as a Date. */
+type Row = Omit<ChatMessage, 'created_at'> & { created_at: Date };
 
 /** timestamptz comes back as a Date (millisecond precision: the store truncates to milliseconds). */
 const toMessage = (row: Row): ChatMessage => ({

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ChatMessage, Role } from '../../protocol/index.js';
+import type { ChatMessage } from '../../protocol/index.js';
 import { nextCreatedAt, type AppendResult, type HistoryQuery, type HistoryResult, type NewMessage, type ReadPositions, type Store } from './store.js';
 
 const SCHEMA = `
@@ -30,17 +30,8 @@ const SCHEMA = `
   );
 `;
 
-interface Row {
-  message_id: string;
-  conversation_id: string;
-  seq: number;
-  sender_id: string;
-  sender_role: Role;
-  content: string;
-  content_type: 'text';
-  created_at: string;
-}
-
+/** A messages row is a ChatMessage, column for field. */
+type Row = ChatMessage;
 const toMessage = (row: Row): ChatMessage => ({ ...row });
 
 /**
