@@ -3,6 +3,8 @@
 import { expect, fixture, html, oneEvent } from '@open-wc/testing';
 import { sendKeys, setViewport } from '@web/test-runner-commands';
 import { LiveChatClient } from '../../src/client/index.js';
+import { IdbChatStore } from '../../src/outbox/index.js';
+import { clientFrame } from '../../src/protocol/index.js';
 import { defineLiveChat } from '../../src/ui/define.js';
 import type { LiveChatElement } from '../../src/ui/live-chat-element.js';
 import { makeToken, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
@@ -255,6 +257,68 @@ describe('<live-chat>', () => {
     } finally {
       await setViewport({ width: 800, height: 600 });
     }
+  });
+
+  describe('states a visitor can meet', () => {
+    async function inline(token: string, conversationId?: string) {
+      const el = await fixture<LiveChatElement>(html`<live-chat mode="inline" server-url=${server.wsUrl} token=${token} conversation-id=${conversationId ?? ''}></live-chat>`);
+      return el;
+    }
+    const notice = (el: LiveChatElement) => $(el, '.notice');
+
+    it('session expired: says so, offers Reconnect, passes axe', async () => {
+      const el = await inline(await makeToken({ sub: uniqueId('v'), expSeconds: 1 }));
+      await waitFor(() => el.status === 'auth-failed', 'auth-failed', 6000);
+      await el.updateComplete;
+      expect(notice(el)!.textContent).to.contain('Your session has expired.');
+      expect(notice(el)!.querySelector('button')!.textContent).to.equal('Reconnect');
+      await expect(el).to.be.accessible();
+    });
+
+    it('replaced by another window: says so, offers "Use here", passes axe', async () => {
+      const sub = uniqueId('v');
+      const token = await makeToken({ sub });
+      const el = await inline(token);
+      await waitFor(() => el.status === 'connected', 'connected');
+      const store = await IdbChatStore.open(`live-chat:${sub}@${new URL(server.wsUrl).host}`);
+      const deviceId = await store.deviceId();
+      store.close();
+      const other = new WebSocket(server.wsUrl);
+      await new Promise((resolve) => (other.onopen = resolve));
+      other.send(JSON.stringify(clientFrame('auth', { token, device_id: deviceId })));
+      await waitFor(() => el.status === 'replaced', 'replaced');
+      await el.updateComplete;
+      expect(notice(el)!.textContent).to.contain('This chat is open in another window.');
+      expect(notice(el)!.querySelector('button')!.textContent).to.equal('Use here');
+      await expect(el).to.be.accessible();
+      other.close();
+    });
+
+    it('stopped (no access to that conversation): says Disconnected, offers Reconnect, passes axe', async () => {
+      const el = await inline(await makeToken({ sub: uniqueId('v') }), uniqueId('someone-else'));
+      await waitFor(() => el.status === 'stopped', 'stopped');
+      await el.updateComplete;
+      expect(notice(el)!.textContent).to.contain('Disconnected.');
+      expect(notice(el)!.querySelector('button')!.textContent).to.equal('Reconnect');
+      await expect(el).to.be.accessible();
+    });
+  });
+
+  it('keeps at most a window of messages in the DOM, and scrolling up brings earlier ones', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    el.style.height = '500px'; // inline mode fills its container; give it one
+    const agent = await agentFor(visitorId);
+    for (let i = 1; i <= 400; i++) void agent.send(`message ${i}`);
+    await waitFor(() => storedContents(agent).length === 400, '400 acks', 20_000);
+    await waitFor(() => bubbles(el).at(-1)?.textContent === 'message 400', 'the newest at the bottom', 10_000);
+    expect(bubbles(el).length).to.be.at.most(150);
+    const scroller = $(el, '.messages')!;
+    expect(scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight).to.be.below(2); // pinned to the bottom
+    const firstShown = () => Number(bubbles(el)[0]!.textContent!.split(' ')[1]);
+    const before = firstShown();
+    scroller.scrollTop = 0;
+    await waitFor(() => firstShown() < before, 'earlier messages after scrolling up');
+    expect(bubbles(el).length).to.be.at.most(300);
   });
 
   it('is accessible (axe) closed, open and inline', async () => {
