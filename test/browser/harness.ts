@@ -48,6 +48,12 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 export const waitForState = (client: LiveChatClient, state: ConnectionState, timeoutMs?: number) =>
   waitFor(() => client.state === state, `state ${state} (now ${client.state})`, timeoutMs);
 
+/** Compares the page with its kept screenshot; resolves the share of pixels that differ. */
+export async function screenshotDifference(name: string): Promise<number> {
+  const result = await command<{ created: boolean; differing: number; total: number }>('lc-screenshot', { name });
+  return result.differing / result.total;
+}
+
 /** A WebSocket class that remembers its instances, so a test can act on the client's real socket. */
 export function trackedWebSocket(): { WebSocket: typeof WebSocket; sockets: WebSocket[] } {
   const sockets: WebSocket[] = [];

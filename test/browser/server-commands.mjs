@@ -1,8 +1,11 @@
 // Server-side commands for the browser tests (web-test-runner plugin): start, stop and restart
 // the real built server, lock its database, mint tokens, and open extra tabs in the same
 // browser context. The browser calls them with executeServerCommand (test/browser/harness.ts).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pixelmatch from 'pixelmatch';
+import { PNG } from 'pngjs';
 import { startServer, TEST_JWT_SECRET } from '../../build/test/helpers/server-process.js';
 import { makeTempDir, removeTempDir } from '../../build/test/helpers/temp-dir.js';
 import { makeToken } from '../../build/test/helpers/tokens.js';
@@ -68,6 +71,33 @@ export function liveChatCommands() {
     },
     async 'lc-token'(options) {
       return makeToken({ secret: TEST_JWT_SECRET, ...options });
+    },
+    /**
+     * Screenshots the test page and compares it with test/browser/screenshots/NAME.png (made on
+     * first run, or again with UPDATE_SCREENSHOTS=1). On a difference the actual picture and the
+     * difference are left in build/screenshots/ to look at.
+     */
+    async 'lc-screenshot'({ name }, session) {
+      const page = session.browser.getPage(session.id);
+      const actual = PNG.sync.read(Buffer.from(await page.screenshot({ type: 'png' })));
+      const baselinePath = join('test/browser/screenshots', `${name}.png`);
+      if (!existsSync(baselinePath) || process.env.UPDATE_SCREENSHOTS === '1') {
+        mkdirSync('test/browser/screenshots', { recursive: true });
+        writeFileSync(baselinePath, PNG.sync.write(actual));
+        return { created: true, differing: 0, total: actual.width * actual.height };
+      }
+      const baseline = PNG.sync.read(readFileSync(baselinePath));
+      if (baseline.width !== actual.width || baseline.height !== actual.height) {
+        return { created: false, differing: actual.width * actual.height, total: actual.width * actual.height, sizeMismatch: true };
+      }
+      const diff = new PNG({ width: actual.width, height: actual.height });
+      const differing = pixelmatch(baseline.data, actual.data, diff.data, actual.width, actual.height, { threshold: 0.1 });
+      if (differing) {
+        mkdirSync('build/screenshots', { recursive: true });
+        writeFileSync(join('build/screenshots', `${name}.actual.png`), PNG.sync.write(actual));
+        writeFileSync(join('build/screenshots', `${name}.diff.png`), PNG.sync.write(diff));
+      }
+      return { created: false, differing, total: actual.width * actual.height };
     },
     /** Opens a page of the same browser context (same origin, IndexedDB, locks): another tab. */
     async 'lc-tab-open'({ path }, session) {
