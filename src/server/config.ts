@@ -1,4 +1,5 @@
 /** Server configuration, read from the environment once at start and checked there. */
+import { AUTH_TIMEOUT_MS, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_WINDOW_MS, SERVER_IDLE_TIMEOUT_MS, SERVER_PING_AFTER_MS } from '../protocol/index.js';
 
 export interface Config {
   port: number;
@@ -19,7 +20,10 @@ export interface Config {
   /** The rate limit's window: the protocol's 60 s, shorter only so tests need not wait a minute. */
   rateLimitWindowMs: number;
   demo: boolean;
-  /** How long an SQLite write waits for a lock another process holds before it fails (4100). */
+  /**
+   * How long an SQLite write waits for a lock another process holds before it fails (4100).
+   * better-sqlite3 waits synchronously, stalling every connection meanwhile: keep it short.
+   */
   sqliteBusyTimeoutMs: number;
   logLevel: string;
 }
@@ -45,8 +49,8 @@ export function loadConfig(env: Env = process.env): Config {
       'REDIS_URL is set (several instances) but DATABASE_URL is SQLite: instances would not share a store. Set DATABASE_URL=postgres://… for several instances, or unset REDIS_URL to run one instance on SQLite',
     );
   }
-  const idleTimeoutMs = integer(env, 'IDLE_TIMEOUT_MS', 65_000, 1);
-  const pingIntervalMs = integer(env, 'PING_INTERVAL_MS', 30_000, 1);
+  const idleTimeoutMs = integer(env, 'IDLE_TIMEOUT_MS', SERVER_IDLE_TIMEOUT_MS, 1);
+  const pingIntervalMs = integer(env, 'PING_INTERVAL_MS', SERVER_PING_AFTER_MS, 1);
   if (pingIntervalMs >= idleTimeoutMs) throw new ConfigError('PING_INTERVAL_MS must be smaller than IDLE_TIMEOUT_MS, or idle clients are closed before they are pinged');
   const origins = optional(env, 'ALLOWED_ORIGINS');
   return {
@@ -60,13 +64,13 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     redisUrl,
     allowedOrigins: origins === undefined ? undefined : new Set(origins.split(',').map((o) => o.trim()).filter(Boolean)),
-    authTimeoutMs: integer(env, 'AUTH_TIMEOUT_MS', 10_000, 1),
+    authTimeoutMs: integer(env, 'AUTH_TIMEOUT_MS', AUTH_TIMEOUT_MS, 1),
     pingIntervalMs,
     idleTimeoutMs,
-    rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 30, 1),
-    rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1),
+    rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', RATE_LIMIT_PER_MINUTE, 1),
+    rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', RATE_LIMIT_WINDOW_MS, 1),
     demo: flag(env, 'DEMO'),
-    sqliteBusyTimeoutMs: integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 5000, 0),
+    sqliteBusyTimeoutMs: integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 1000, 0),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
   };
 }

@@ -5,7 +5,7 @@
 // stopped and started (4100 and 503, then recovery). Real redis-server, PostgreSQL and servers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ErrorCode, newMessageId } from '../../src/protocol/index.js';
+import { ErrorCode, clientFrame, newMessageId } from '../../src/protocol/index.js';
 import { startPostgres, type PostgresInstance } from '../helpers/postgres.js';
 import { startRedis, type RedisInstance } from '../helpers/redis.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -206,7 +206,11 @@ describe('scale-out when Redis or PostgreSQL fails', () => {
     await pg.stop();
     const id = newMessageId();
     try {
-      const refused = await user.sendMessage(conv, 'while the store is down', id, 10_000);
+      user.postMessage(conv, 'while the store is down', id);
+      user.send(clientFrame('ping', {}));
+      const firstAnswer = await user.next((f) => f.type === 'pong' || is.answerTo(id)(f), 10_000);
+      assert.equal(firstAnswer.type, 'pong', 'a ping is answered at once, not behind a send waiting on the store');
+      const refused = await user.next(is.answerTo(id), 10_000);
       assert.equal(refused.type, 'error', JSON.stringify(refused));
       assert.equal(refused.payload.code, ErrorCode.SERVER_ERROR);
       assert.equal(refused.payload.retryable, true);

@@ -151,6 +151,12 @@ describe('server auth', () => {
     await expectRefused(server.wsUrl, 'not-a-jwt');
   });
 
+  it('closes 4001 even when the token header would make an over-long close reason (an alg of 150 characters)', async () => {
+    const header = Buffer.from(JSON.stringify({ alg: 'X'.repeat(150), typ: 'JWT' })).toString('base64url');
+    const claims = Buffer.from(JSON.stringify({ sub: 'u1', exp: Math.floor(Date.now() / 1000) + 3600 })).toString('base64url');
+    await expectRefused(server.wsUrl, `${header}.${claims}.c2ln`);
+  });
+
   it(`closes 4001 a connection that sends nothing within AUTH_TIMEOUT_MS (${AUTH_TIMEOUT_MS} ms)`, async () => {
     const started = Date.now();
     const client = await connect(server.wsUrl);

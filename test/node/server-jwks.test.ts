@@ -36,6 +36,9 @@ function sign(s: Signer, claims: Record<string, unknown>, opts: { iss?: string; 
 describe('server JWKS tokens (ES256, RS256)', () => {
   let jwksServer: Server;
   let jwksHits = 0;
+  /** Makes the JWKS endpoint answer slowly, as a far-away identity provider would. */
+  let jwksDelayMs = 0;
+  let slowJwks: ServerProcess;
   let es: Signer;
   let rs: Signer;
   let stranger: Signer;
@@ -52,16 +55,17 @@ describe('server JWKS tokens (ES256, RS256)', () => {
     jwksServer = createServer((req, res) => {
       jwksHits++;
       if (req.url !== '/jwks.json') return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(body), jwksDelayMs);
     });
     await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
     const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
     jwksOnly = await startServer({ JWT_SECRET: '', JWT_JWKS_URL: jwksUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
     both = await startServer({ JWT_JWKS_URL: jwksUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
+    slowJwks = await startServer({ JWT_SECRET: '', JWT_JWKS_URL: jwksUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, AUTH_TIMEOUT_MS: '400' });
   });
   after(async () => {
     await closeAllClients();
-    await Promise.all([jwksOnly?.stop(), both?.stop()]);
+    await Promise.all([jwksOnly?.stop(), both?.stop(), slowJwks?.stop()]);
     await new Promise((resolve) => jwksServer?.close(resolve));
   });
 
@@ -112,4 +116,15 @@ describe('server JWKS tokens (ES256, RS256)', () => {
     const ec = await tryAuth(both, await sign(es, { sub: 'U-es' }));
     assert.ok('frame' in ec, JSON.stringify(ec));
   });
+
+  it('the auth deadline is for the first frame: a verification slower than it (a slow JWKS) still succeeds', async () => {
+    jwksDelayMs = 1200;
+    try {
+      const result = await tryAuth(slowJwks, await sign(es, { sub: 'U-slow' }));
+      assert.ok('frame' in result, JSON.stringify(result));
+    } finally {
+      jwksDelayMs = 0;
+    }
+  });
 });
+

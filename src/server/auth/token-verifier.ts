@@ -37,7 +37,7 @@ export function createTokenVerifier(config: Pick<Config, 'jwtSecret' | 'jwksUrl'
     try {
       if (alg === 'HS256' && secret) payload = (await jwtVerify(token, secret, { ...claims, algorithms: ['HS256'] })).payload;
       else if (alg !== 'HS256' && jwks) payload = (await jwtVerify(token, jwks, { ...claims, algorithms: ['ES256', 'RS256'] })).payload;
-      else throw new AuthError(`tokens signed with ${String(alg)} are not accepted`);
+      else throw new AuthError(`tokens signed with ${String(alg).slice(0, 16)} are not accepted`);
     } catch (error) {
       if (error instanceof AuthError) throw error;
       if (error instanceof errors.JWTExpired) throw new AuthError('token expired');

@@ -15,8 +15,17 @@ interface RoomState {
 }
 
 const CATCH_UP_PAGE = 100;
+
+const storedAck = (m: ChatMessage) => serverFrame('message_ack', { message_id: m.message_id, status: 'received', seq: m.seq, created_at: m.created_at });
 /** setTimeout's longest delay; a token further out is checked again when this one fires. */
 const MAX_TIMER_MS = 2_147_483_647;
+
+/** A close frame's reason holds at most 123 bytes of UTF-8; a longer one makes ws throw. */
+export function closeReason(reason: string): string {
+  let out = reason;
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
+  return out;
+}
 
 export type ConnectionState = 'awaiting-auth' | 'authed' | 'closed';
 
@@ -31,6 +40,12 @@ export class Connection {
   pinged = false;
   private readonly rooms = new Map<string, RoomState>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /**
+   * This connection's sends still being stored, by message_id: `pending` not yet answered,
+   * `early` already acked by delivery. The sender must get its ack before the new_message, and a
+   * catch-up can reach the message before its own send finishes.
+   */
+  private readonly sends = new Map<string, { pending: number; early: number }>();
 
   constructor(
     private readonly socket: WebSocket,
@@ -53,7 +68,11 @@ export class Connection {
     this.state = 'closed';
     this.clearTimers();
     this.hub.metrics.closes.inc({ code });
-    this.socket.close(code, reason);
+    try {
+      this.socket.close(code, closeReason(reason));
+    } catch {
+      this.socket.terminate(); // never leave a socket open that this side considers closed
+    }
   }
 
   /** Called once the socket is gone, whoever closed it. */
@@ -80,6 +99,33 @@ export class Connection {
     const left = expiresAt.getTime() - Date.now();
     if (left <= 0) this.close(CloseCode.AUTH_FAILED, 'token expired');
     else this.after(left, () => this.watchExpiry(expiresAt));
+  }
+
+  beginSend(messageId: string): void {
+    const entry = this.sends.get(messageId) ?? { pending: 0, early: 0 };
+    entry.pending++;
+    this.sends.set(messageId, entry);
+  }
+
+  /** Acks a finished send, unless a delivery already acked it (ahead of its new_message). */
+  finishSend(messageId: string, stored?: ChatMessage): void {
+    const entry = this.sends.get(messageId);
+    if (entry) {
+      entry.pending--;
+      const acked = entry.early > 0;
+      if (acked) entry.early--;
+      if (entry.pending <= 0) this.sends.delete(messageId);
+      if (acked) return;
+    }
+    if (stored) this.send(storedAck(stored));
+  }
+
+  /** Before a new_message: the sender's ack, if its send is still being answered. */
+  private ackAhead(message: ChatMessage): void {
+    const entry = this.sends.get(message.message_id);
+    if (!entry || entry.pending <= entry.early) return;
+    entry.early++;
+    this.send(storedAck(message));
   }
 
   conversations(): Iterable<string> {
@@ -121,6 +167,7 @@ export class Connection {
       if (message.seq <= room.delivered) return;
       if (message.seq > room.delivered + 1) await this.fill(message.conversation_id, room, message.seq - 1);
       if (message.seq <= room.delivered) return;
+      this.ackAhead(message);
       this.send(serverFrame('new_message', message));
       room.delivered = message.seq;
     });
@@ -139,6 +186,7 @@ export class Connection {
         const page = await this.hub.store.history(conversationId, { after_seq: room.delivered, limit: CATCH_UP_PAGE });
         for (const message of page.messages) {
           if (message.seq > upTo || !this.open || this.rooms.get(conversationId) !== room) return;
+          this.ackAhead(message);
           this.send(serverFrame('new_message', message));
           room.delivered = message.seq;
         }

@@ -106,54 +106,67 @@ async function leave(hub: Hub, connection: Connection, frame: ClientFrameOf<'lea
 }
 
 async function sendMessage(hub: Hub, connection: Connection, frame: ClientFrameOf<'send_message'>): Promise<void> {
-  const { conversation_id, content, content_type } = frame.payload;
+  const { conversation_id } = frame.payload;
   const { message_id } = frame;
-  const identity = connection.identity!;
   if (!connection.isIn(conversation_id)) return notJoined(connection, conversation_id, message_id);
-
-  let result: AppendResult;
-  const running = hub.inflight.get(message_id);
+  connection.beginSend(message_id);
+  let outcome: { result: AppendResult; first: boolean } | undefined;
   try {
-    if (running) {
-      result = await running;
-    } else {
-      const decision = await hub.rateLimiter.take(identity.userId);
-      if (!decision.ok) {
-        // A retry of a message already stored is acked, whatever the rate.
-        const stored = await hub.store.find(message_id);
-        if (stored?.conversation_id === conversation_id) result = { kind: 'duplicate', message: stored };
-        else return fail(connection, ErrorCode.RATE_LIMITED, 'too many messages; wait before sending again', message_id, decision.retryAfterMs);
-      } else {
-        const started = performance.now();
-        const work = hub.track(hub.store.append({ message_id, conversation_id, sender_id: identity.userId, sender_role: identity.role, content, content_type }));
-        hub.inflight.set(message_id, work);
-        try {
-          result = await work;
-        } catch (error) {
-          await hub.rateLimiter.refund(identity.userId);
-          throw error;
-        } finally {
-          hub.inflight.delete(message_id);
-        }
-        hub.metrics.storeSeconds.observe((performance.now() - started) / 1000);
-        if (result.kind !== 'stored') await hub.rateLimiter.refund(identity.userId);
-      }
-    }
+    outcome = await storeOnce(hub, connection, frame);
   } catch (error) {
+    connection.finishSend(message_id);
     return storeFailed(hub, connection, error, message_id);
   }
-
+  if (!outcome) return connection.finishSend(message_id); // refused (rate limit), already answered
+  const { result, first } = outcome;
   if (result.kind === 'conflict' || result.message.conversation_id !== conversation_id) {
+    connection.finishSend(message_id);
     return fail(connection, ErrorCode.BAD_REQUEST, 'message_id is already used by a message in another conversation', message_id);
   }
   const { message } = result;
-  connection.send(serverFrame('message_ack', { message_id, status: 'received', seq: message.seq, created_at: message.created_at }));
-  if (running) return;
+  connection.finishSend(message_id, message);
+  if (!first) return;
   if (result.kind === 'stored') hub.metrics.messagesStored.inc();
   // A retry is delivered again too: a connection that already has this seq drops it, so nobody
   // sees it twice, and one that missed it (the first attempt's commit landed but its answer was
   // lost with the database link) gets it now rather than at its next gap.
   broadcast(hub, conversation_id, { kind: 'message', message });
+}
+
+/**
+ * Stores a send once: a retry arriving while the first attempt is in flight on this instance
+ * waits for it (`first` false); the rate limit counts only what is newly stored. Resolves
+ * undefined when the send was refused and answered (4008).
+ */
+async function storeOnce(hub: Hub, connection: Connection, frame: ClientFrameOf<'send_message'>): Promise<{ result: AppendResult; first: boolean } | undefined> {
+  const { conversation_id, content, content_type } = frame.payload;
+  const { message_id } = frame;
+  const identity = connection.identity!;
+  const running = hub.inflight.get(message_id);
+  if (running) return { result: await running, first: false };
+  const decision = await hub.rateLimiter.take(identity.userId);
+  if (!decision.ok) {
+    // A retry of a message already stored is acked, whatever the rate.
+    const stored = await hub.store.find(message_id);
+    if (stored?.conversation_id === conversation_id) return { result: { kind: 'duplicate', message: stored }, first: true };
+    fail(connection, ErrorCode.RATE_LIMITED, 'too many messages; wait before sending again', message_id, decision.retryAfterMs);
+    return undefined;
+  }
+  const started = performance.now();
+  const work = hub.track(hub.store.append({ message_id, conversation_id, sender_id: identity.userId, sender_role: identity.role, content, content_type }));
+  hub.inflight.set(message_id, work);
+  let result: AppendResult;
+  try {
+    result = await work;
+  } catch (error) {
+    await hub.rateLimiter.refund(identity.userId);
+    throw error;
+  } finally {
+    hub.inflight.delete(message_id);
+  }
+  hub.metrics.storeSeconds.observe((performance.now() - started) / 1000);
+  if (result.kind !== 'stored') await hub.rateLimiter.refund(identity.userId);
+  return { result, first: true };
 }
 
 async function typing(hub: Hub, connection: Connection, frame: ClientFrameOf<'typing'>): Promise<void> {

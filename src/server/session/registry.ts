@@ -21,13 +21,12 @@ export class Registry {
 
   /** Adds a member; the first one on this instance subscribes the instance to the conversation. */
   async join(connection: Connection, conversationId: string): Promise<void> {
-    let members = this.rooms.get(conversationId);
-    if (!members) {
-      members = new Set();
-      this.rooms.set(conversationId, members);
-      await this.bus.subscribe(conversationId);
-    }
-    members.add(connection);
+    const members = this.rooms.get(conversationId);
+    if (members) return void members.add(connection);
+    // A member before the subscription: if the bus is down, local delivery still works and the
+    // bus subscribes when it comes back.
+    this.rooms.set(conversationId, new Set([connection]));
+    await this.bus.subscribe(conversationId);
   }
 
   async leave(connection: Connection, conversationId: string): Promise<void> {

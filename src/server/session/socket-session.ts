@@ -13,15 +13,20 @@ export function runSession(hub: Hub, socket: WebSocket): Connection {
   const connection = new Connection(socket, hub);
   hub.registry.connections.add(connection);
   hub.metrics.connections.set(hub.registry.connections.size);
+  let firstFrame = false;
   connection.after(hub.config.authTimeoutMs, () => {
-    if (connection.state === 'awaiting-auth') connection.close(CloseCode.AUTH_FAILED, 'no auth frame in time');
+    // The deadline is for the first frame; verifying it (a JWKS fetch) may take longer, bounded by jose's own timeout.
+    if (!firstFrame) connection.close(CloseCode.AUTH_FAILED, 'no auth frame in time');
   });
 
   let queue = Promise.resolve();
   socket.on('message', (data: RawData, isBinary: boolean) => {
+    firstFrame = true;
     connection.lastFrameAt = Date.now();
     connection.pinged = false;
     const raw = isBinary ? data : data.toString();
+    // A ping is answered at once, not behind a send waiting on the store: the client's pong timeout must not fire on a busy socket.
+    if (connection.state === 'authed' && typeof raw === 'string' && raw.length < 200 && answerPing(hub, connection, raw)) return;
     queue = queue.then(() => receive(hub, connection, raw)).catch((error: unknown) => hub.log.error({ err: error }, 'frame handler failed'));
   });
   socket.on('error', (error) => hub.log.debug({ err: error }, 'socket error'));
@@ -33,6 +38,14 @@ export function runSession(hub: Hub, socket: WebSocket): Connection {
       .finally(() => hub.metrics.connections.set(hub.registry.connections.size));
   });
   return connection;
+}
+
+function answerPing(hub: Hub, connection: Connection, raw: string): boolean {
+  const decoded = decodeClientFrame(raw);
+  if (!decoded.ok || decoded.frame.type !== 'ping') return false;
+  hub.metrics.framesIn.inc({ type: 'ping' });
+  connection.send(serverFrame('pong', {}));
+  return true;
 }
 
 async function receive(hub: Hub, connection: Connection, raw: unknown): Promise<void> {

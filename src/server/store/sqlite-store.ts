@@ -47,7 +47,7 @@ export class SqliteStore implements Store {
   /** A page and last_seq from one snapshot. */
   private readonly historyInTransaction: (conversationId: string, query: HistoryQuery) => HistoryResult;
 
-  constructor(path: string, busyTimeoutMs = 5000) {
+  constructor(path: string, busyTimeoutMs = 1000) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
