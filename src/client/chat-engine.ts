@@ -61,8 +61,11 @@ export class ChatEngine {
   private pauseTimer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
+  private retryFailed = false;
   /** History requests in flight, by message_id. */
   private readonly pages = new Map<string, (page: HistoryPage | undefined) => void>();
+  /** Set by 4003: the server refused the conversation; only the user (reconnect()) tries again. */
+  private refused = false;
 
   constructor(private readonly o: EngineOptions) {}
 
@@ -76,6 +79,8 @@ export class ChatEngine {
 
   /** A reason to try again now (online, page visible, a send, the user): restarts the schedule if it is waiting or spent. */
   wake(manual = false): void {
+    if (this.refused && !manual) return;
+    this.refused = false;
     if (this.state === 'stopped' || this.state === 'reconnecting' || (manual && (this.state === 'auth-failed' || this.state === 'replaced'))) {
       if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;
       this.attempt = 0;
@@ -227,6 +232,7 @@ export class ChatEngine {
       case 'new_message':
         return void this.newMessage(frame.payload);
       case 'typing':
+        if (frame.payload.user_id === this.o.conversation.selfId) return; // this user typing on another device
         return this.o.emit('typing', { user_id: frame.payload.user_id, is_typing: frame.payload.is_typing });
       case 'error':
         return this.serverError(frame.payload);
@@ -251,6 +257,11 @@ export class ChatEngine {
   private acked(frame: ServerFrameOf<'message_ack'>): void {
     const ack = frame.payload;
     if (ack.status === 'read') {
+      if (ack.user_id === this.o.conversation.selfId) {
+        // This user read on another device: that is this user's read position, not the peer's.
+        this.o.conversation.readSeq = Math.max(this.o.conversation.readSeq, ack.seq);
+        return;
+      }
       this.o.emit('read', { user_id: ack.user_id, seq: ack.seq });
       this.peerRead(ack.seq);
       return;
@@ -318,7 +329,8 @@ export class ChatEngine {
     this.attempt = 0;
     this.setState('connected');
     if (page.has_more && page.messages.length) void this.fetchForward(page.messages.at(-1)!.seq);
-    void this.flush();
+    // A new connection gets everything unacked, the failed ones too: they were never stored.
+    void this.flush(true);
   }
 
   private async merge(messages: readonly ChatMessage[]): Promise<void> {
@@ -362,6 +374,7 @@ export class ChatEngine {
         if (message_id === this.joinId) {
           this.cleanupSocket();
           clearTimeout(this.reconnectTimer);
+          this.refused = true;
           this.setState('stopped', { code, message: error.message });
         }
         return;
@@ -375,7 +388,8 @@ export class ChatEngine {
   // ---- the outbox ----
 
   /** Sends every queued message of the outbox, oldest first, unless one is already on the wire. */
-  flush(): Promise<void> {
+  flush(retryFailed = false): Promise<void> {
+    this.retryFailed ||= retryFailed;
     if (this.flushing) {
       this.flushAgain = true;
       return this.flushing;
@@ -383,16 +397,22 @@ export class ChatEngine {
     this.flushing = (async () => {
       do {
         this.flushAgain = false;
-        await this.flushOnce();
+        const retry = this.retryFailed;
+        this.retryFailed = false;
+        await this.flushOnce(retry);
       } while (this.flushAgain);
     })().finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
-  private async flushOnce(): Promise<void> {
+  private async flushOnce(retryFailed: boolean): Promise<void> {
     if (this.state !== 'connected') return;
     const entries = await this.o.store().outbox(this.conversationId).catch(() => []);
-    for (const entry of entries) {
+    for (let entry of entries) {
+      if (entry.status === 'failed' && retryFailed) {
+        entry = { ...entry, status: 'queued' };
+        await this.o.store().putOutbox(entry).catch(() => undefined);
+      }
       this.o.changed([this.o.conversation.addPending(entry)]);
       if (entry.status === 'failed' || this.inFlight.has(entry.message_id) || this.o.conversation.get(entry.message_id)?.seq !== undefined) continue;
       if (Date.now() < this.pausedUntil) return this.schedulePausedFlush();

@@ -9,6 +9,7 @@ import {
   lockStore,
   makeToken,
   record,
+  restartChatServer,
   signalServer,
   sleep,
   startChatServer,
@@ -211,4 +212,54 @@ describe('LiveChatClient error handling', () => {
     expect(storedContents(agent).filter((c) => c === 'no ack yet')).to.have.length(1);
     expect(visitor.messages.filter((m) => m.content === 'no ack yet')).to.have.length(1);
   });
+
+  it('after 4003 it does not come back on its own (online, visible page, send), only on reconnect()', async () => {
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), conversationId: uniqueId('someone-else') });
+    await waitForState(client, 'stopped');
+    const states = record(client, 'state');
+    window.dispatchEvent(new Event('online'));
+    document.dispatchEvent(new Event('visibilitychange'));
+    await client.send('queued, not a reason to retry a refused conversation');
+    await sleep(300);
+    expect(states).to.have.length(0);
+    client.reconnect();
+    await waitFor(() => states.some((s) => s.detail.state === 'connecting'), 'a manual attempt');
+  });
+
+  it('a read on another device of the same user moves neither the peer read state nor the own messages to "read"', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const phone = open({ token, shareConnection: false });
+    const laptop = open({ token, shareConnection: false });
+    const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+    for (const c of [phone, laptop, agent]) await waitForState(c, 'connected');
+    const reads = record(laptop, 'read');
+    const mine = await laptop.send('mine');
+    await waitFor(() => storedContents(agent).length === 1, 'delivery');
+    await agent.send('theirs');
+    await waitFor(() => storedContents(phone).length === 2, 'both at the phone');
+    phone.markRead(); // the visitor reads on the phone
+    await sleep(400);
+    expect(reads).to.have.length(0);
+    expect(laptop.messages.find((m) => m.message_id === mine.message_id)?.status).to.equal('sent');
+  });
+
+  it('a message that failed its tries is sent again on the next connection, once', async () => {
+    const { visitor, agent } = await visitorWithAgent({ timing: { sendRetryMs: 100, sendTries: 2, reconnectDelaysMs: [0, 100, 200, 400, 800] } });
+    await signalServer(server, 'SIGSTOP');
+    let id = '';
+    try {
+      id = (await visitor.send('failed, then resent')).message_id;
+      await waitFor(() => visitor.messages.find((m) => m.message_id === id)?.status === 'failed', 'the failed status', 3000);
+    } finally {
+      await signalServer(server, 'SIGKILL'); // the tries die with it, unread
+    }
+    server = await restartChatServer(server);
+    visitor.reconnect();
+    agent.reconnect();
+    await waitFor(() => visitor.messages.find((m) => m.message_id === id)?.status === 'sent', 'resent and acked', 10_000);
+    await waitFor(() => storedContents(agent).includes('failed, then resent'), 'delivered');
+    expect(storedContents(agent).filter((c) => c === 'failed, then resent')).to.have.length(1);
+  });
 });
+
