@@ -363,6 +363,7 @@ export class LiveChatElement extends LitElement {
   }
 
   private onInput(): void {
+    this.growComposer();
     const text = this.input?.value ?? '';
     if (!text.trim()) return this.setTyping(false);
     const now = Date.now();
@@ -373,6 +374,14 @@ export class LiveChatElement extends LitElement {
     }
     clearTimeout(this.typingIdle);
     this.typingIdle = setTimeout(() => this.setTyping(false), TYPING_IDLE_MS);
+  }
+
+  /** Grows the composer with its text where CSS cannot (field-sizing is Chromium-only). */
+  private growComposer(): void {
+    const input = this.input;
+    if (!input || CSS.supports('field-sizing', 'content')) return;
+    input.style.height = 'auto';
+    input.style.height = `${input.scrollHeight}px`;
   }
 
   private setTyping(on: boolean): void {
@@ -388,6 +397,7 @@ export class LiveChatElement extends LitElement {
     if (!input || !this.chat.client || contentProblem(input.value)) return;
     const text = input.value;
     input.value = '';
+    this.growComposer();
     this.setTyping(false);
     this.pinned = true;
     this.windowEnd = undefined;
@@ -425,7 +435,7 @@ export class LiveChatElement extends LitElement {
         role=${inline ? 'region' : 'dialog'}
         aria-label=${heading}
         lang=${lang}
-        dir=${isRtl(lang) ? 'rtl' : 'ltr'}
+        dir=${isRtl(lang) ? 'rtl' : nothing}
         @keydown=${(e: KeyboardEvent) => {
           if (e.key === 'Escape' && !inline) this.close();
         }}

@@ -245,6 +245,30 @@ describe('<live-chat>', () => {
     expect(getComputedStyle($(el, '.launcher')!).backgroundColor).to.equal('rgb(1, 2, 3)');
   });
 
+  it('right-to-left: on an RTL page the layout mirrors (launcher and own messages on the left)', async () => {
+    const { el, visitorId } = await visitorElement({ open: true });
+    el.setAttribute('dir', 'rtl');
+    await el.updateComplete;
+    const agent = await agentFor(visitorId);
+    await el.send('mine');
+    await agent.send('theirs');
+    await waitFor(() => bubbles(el).length === 2, 'both messages');
+    expect($(el, '.launcher')!.getBoundingClientRect().left).to.be.below(100);
+    const [mine, theirs] = bubbles(el).map((b) => b.getBoundingClientRect());
+    expect(mine!.left).to.be.below(theirs!.left); // own messages sit at the inline end, which is the left in RTL
+  });
+
+  it('the composer grows with its content', async () => {
+    const { el } = await visitorElement({ mode: 'inline' });
+    el.style.height = '500px';
+    const input = $<HTMLTextAreaElement>(el, 'textarea')!;
+    const one = input.getBoundingClientRect().height;
+    input.value = 'one\ntwo\nthree';
+    input.dispatchEvent(new Event('input'));
+    await el.updateComplete;
+    expect(input.getBoundingClientRect().height).to.be.greaterThan(one);
+  });
+
   it('fills the screen under 480 px wide', async () => {
     await setViewport({ width: 375, height: 667 });
     try {
