@@ -4,8 +4,8 @@
 import { expect } from '@open-wc/testing';
 import { clientFrame } from '../../src/protocol/index.js';
 import { LiveChatClient, type LiveChatClientOptions } from '../../src/client/index.js';
-import { IdbChatStore } from '../../src/outbox/index.js';
 import {
+  connectSameDevice,
   lockStore,
   makeToken,
   record,
@@ -123,12 +123,7 @@ describe('LiveChatClient error handling', () => {
     const token = await makeToken({ sub });
     const client = open({ token });
     await waitForState(client, 'connected');
-    const store = await IdbChatStore.open(`live-chat:${sub}@${new URL(server.wsUrl).host}`);
-    const deviceId = await store.deviceId();
-    store.close();
-    const other = new WebSocket(server.wsUrl);
-    await new Promise((resolve) => (other.onopen = resolve));
-    other.send(JSON.stringify(clientFrame('auth', { token, device_id: deviceId })));
+    const other = await connectSameDevice(server, sub, token);
     await waitForState(client, 'replaced');
     const states = record(client, 'state');
     await sleep(400);

@@ -2,6 +2,8 @@
 // server commands (test/browser/server-commands.mjs).
 import { executeServerCommand } from '@web/test-runner-commands';
 import type { ClientEvents, ConnectionState, LiveChatClient } from '../../src/client/index.js';
+import { IdbChatStore } from '../../src/outbox/index.js';
+import { clientFrame } from '../../src/protocol/index.js';
 
 export interface ServerInfo {
   id: string;
@@ -47,6 +49,20 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 
 export const waitForState = (client: LiveChatClient, state: ConnectionState, timeoutMs?: number) =>
   waitFor(() => client.state === state, `state ${state} (now ${client.state})`, timeoutMs);
+
+/**
+ * Authenticates a raw socket as this browser profile's device for `sub` (its device id read from
+ * IndexedDB), as a newer connection elsewhere would: the client's own connection gets 4009.
+ */
+export async function connectSameDevice(server: ServerInfo, sub: string, token: string): Promise<WebSocket> {
+  const store = await IdbChatStore.open(`live-chat:${sub}@${new URL(server.wsUrl).host}`);
+  const deviceId = await store.deviceId();
+  store.close();
+  const socket = new WebSocket(server.wsUrl);
+  await new Promise((resolve) => (socket.onopen = resolve));
+  socket.send(JSON.stringify(clientFrame('auth', { token, device_id: deviceId })));
+  return socket;
+}
 
 /** Compares the page with its kept screenshot; resolves the share of pixels that differ. */
 export async function screenshotDifference(name: string): Promise<number> {

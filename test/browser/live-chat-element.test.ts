@@ -3,11 +3,9 @@
 import { expect, fixture, html, oneEvent } from '@open-wc/testing';
 import { sendKeys, setViewport } from '@web/test-runner-commands';
 import { LiveChatClient } from '../../src/client/index.js';
-import { IdbChatStore } from '../../src/outbox/index.js';
-import { clientFrame } from '../../src/protocol/index.js';
 import { defineLiveChat } from '../../src/ui/define.js';
 import type { LiveChatElement } from '../../src/ui/live-chat-element.js';
-import { makeToken, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+import { connectSameDevice, makeToken, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 defineLiveChat();
 
@@ -304,12 +302,7 @@ describe('<live-chat>', () => {
       const token = await makeToken({ sub });
       const el = await inline(token);
       await waitFor(() => el.status === 'connected', 'connected');
-      const store = await IdbChatStore.open(`live-chat:${sub}@${new URL(server.wsUrl).host}`);
-      const deviceId = await store.deviceId();
-      store.close();
-      const other = new WebSocket(server.wsUrl);
-      await new Promise((resolve) => (other.onopen = resolve));
-      other.send(JSON.stringify(clientFrame('auth', { token, device_id: deviceId })));
+      const other = await connectSameDevice(server, sub, token);
       await waitFor(() => el.status === 'replaced', 'replaced');
       await el.updateComplete;
       expect(notice(el)!.textContent).to.contain('This chat is open in another window.');

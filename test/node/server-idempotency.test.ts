@@ -1,22 +1,13 @@
 // Black-box tests of send_message idempotency (PROTOCOL.md "Messages", Idempotency):
-// retries of a stored message_id get the same ack and are never stored or broadcast again.
-import { after, before, describe, it } from 'node:test';
+// retries of a stored message_id get the same ack, are stored once and received once.
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, newMessageId } from '../../src/protocol/index.js';
-import { startServer } from '../helpers/server-process.js';
-import type { ServerProcess } from '../helpers/server-process.js';
-import { closeAllClients, connectAs, is, schemaViolations, uniqueId } from '../helpers/ws-client.js';
+import { serverForSuite } from '../helpers/suite.js';
+import { connectAs, is, schemaViolations, uniqueId } from '../helpers/ws-client.js';
 
 describe('server send_message idempotency', () => {
-  let server: ServerProcess;
-
-  before(async () => {
-    server = await startServer();
-  });
-  after(async () => {
-    await closeAllClients();
-    await server?.stop();
-  });
+  const server = serverForSuite();
 
   it('a simple retry gets the same ack and no second new_message', async () => {
     const conv = uniqueId('cust');

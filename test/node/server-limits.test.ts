@@ -1,11 +1,10 @@
 // Black-box tests of the server's limits: the message rate limit (4008), malformed frames
 // (4000, and close 1008 after more than 20), and the 64 KiB frame limit (close 1009).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientFrame, CloseCode, ErrorCode, MAX_FRAME_BYTES, newMessageId } from '../../src/protocol/index.js';
-import { startServer } from '../helpers/server-process.js';
-import type { ServerProcess } from '../helpers/server-process.js';
-import { closeAllClients, connect, connectAs, is, schemaViolations, uniqueId } from '../helpers/ws-client.js';
+import { serverForSuite } from '../helpers/suite.js';
+import { connect, connectAs, is, schemaViolations, uniqueId } from '../helpers/ws-client.js';
 import type { Frame, TestClient } from '../helpers/ws-client.js';
 
 function assertRateLimited(frame: Frame, messageId: string): void {
@@ -36,15 +35,7 @@ function sendFrameOfSize(conv: string, bytes: number, filler = 'a'): string {
 }
 
 describe('server limits', () => {
-  let server: ServerProcess;
-
-  before(async () => {
-    server = await startServer();
-  });
-  after(async () => {
-    await closeAllClients();
-    await server?.stop();
-  });
+  const server = serverForSuite();
 
   async function joinedUser(): Promise<{ conv: string; user: TestClient }> {
     const conv = uniqueId('cust');

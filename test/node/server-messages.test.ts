@@ -1,12 +1,11 @@
 // Black-box tests of send_message (PROTOCOL.md "Messages"): the ack to the sender,
 // new_message to every connection in the room, content rules, per-conversation seq
 // without gaps under concurrency, and NOT_IN_ROOM.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientFrame, ErrorCode, newMessageId } from '../../src/protocol/index.js';
-import { startServer } from '../helpers/server-process.js';
-import type { ServerProcess } from '../helpers/server-process.js';
-import { closeAllClients, connectAs, is, schemaViolations, uniqueId, joinedPair } from '../helpers/ws-client.js';
+import { serverForSuite } from '../helpers/suite.js';
+import { connectAs, is, schemaViolations, uniqueId, joinedPair } from '../helpers/ws-client.js';
 import type { Frame } from '../helpers/ws-client.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
@@ -30,15 +29,7 @@ function assertError(frame: Frame, code: number, reason: string, retryable: bool
 }
 
 describe('server send_message', () => {
-  let server: ServerProcess;
-
-  before(async () => {
-    server = await startServer();
-  });
-  after(async () => {
-    await closeAllClients();
-    await server?.stop();
-  });
+  const server = serverForSuite();
 
   const pair = () => joinedPair(server.wsUrl);
 

@@ -1,22 +1,13 @@
 // Black-box tests of typing indicators and read receipts (PROTOCOL.md "Typing and read receipts",
 // and read_seq / peer_read_seq in "History and offline delivery").
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, newMessageId } from '../../src/protocol/index.js';
-import { startServer } from '../helpers/server-process.js';
-import type { ServerProcess } from '../helpers/server-process.js';
-import { closeAllClients, connectAs, is, schemaViolations, sleep, uniqueId, joinedPair } from '../helpers/ws-client.js';
+import { serverForSuite } from '../helpers/suite.js';
+import { connectAs, is, schemaViolations, sleep, uniqueId, joinedPair } from '../helpers/ws-client.js';
 
 describe('server typing and read receipts', () => {
-  let server: ServerProcess;
-
-  before(async () => {
-    server = await startServer();
-  });
-  after(async () => {
-    await closeAllClients();
-    await server?.stop();
-  });
+  const server = serverForSuite();
 
   const pair = () => joinedPair(server.wsUrl);
 
