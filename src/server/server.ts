@@ -16,7 +16,8 @@ import { deliverLocally } from './session/frame-handlers.js';
 import { startHeartbeat } from './session/heartbeat.js';
 import type { Hub } from './session/hub.js';
 import { Registry } from './session/registry.js';
-import { TypingThrottle } from './session/typing-throttle.js';
+import { MemoryTypingThrottle, type TypingThrottle } from './session/typing-throttle.js';
+import { createRedisTypingThrottle } from './rate-limit/redis-typing-throttle.js';
 import { openStore } from './store/open-store.js';
 
 export interface RunningServer {
@@ -56,6 +57,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const rateLimiter: RateLimiter & { close?(): Promise<void> } = config.redisUrl
     ? createRedisRateLimiter(config.redisUrl, config.rateLimitPerMinute, config.rateLimitWindowMs, log)
     : createMemoryRateLimiter(config.rateLimitPerMinute, config.rateLimitWindowMs);
+  const typingThrottle: TypingThrottle = config.redisUrl ? createRedisTypingThrottle(config.redisUrl, log) : new MemoryTypingThrottle();
   hub = {
     config,
     store,
@@ -65,7 +67,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     metrics: createMetrics(),
     log,
     registry: new Registry(bus),
-    typingThrottle: new TypingThrottle(),
+    typingThrottle,
     inflight: new Map(),
     track: <T>(work: Promise<T>) => {
       inFlight.add(work);
@@ -99,6 +101,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await stopped;
       await bus.close().catch((error: unknown) => log.warn({ err: error }, 'closing the bus failed'));
       await rateLimiter.close?.().catch((error: unknown) => log.warn({ err: error }, 'closing the rate limiter failed'));
+      await typingThrottle.close?.().catch((error: unknown) => log.warn({ err: error }, 'closing the typing throttle failed'));
       await store.close();
     })());
 

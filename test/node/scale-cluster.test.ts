@@ -57,6 +57,22 @@ describe('scale-out: several instances on PostgreSQL and Redis', () => {
     }
   });
 
+  it('the typing throttle counts across instances: one user typing on two devices on two instances is forwarded once a second', async () => {
+    const [a, b, c] = servers;
+    const conv = uniqueId('cust');
+    const phone = await connectAs(a!.wsUrl, { sub: conv, device_id: 'phone' });
+    const laptop = await connectAs(b!.wsUrl, { sub: conv, device_id: 'laptop' });
+    const agent = await connectAs(c!.wsUrl, { sub: uniqueId('agent'), role: 'agent' });
+    for (const client of [phone, laptop, agent]) await client.join(conv);
+    phone.typing(conv, true);
+    laptop.typing(conv, true);
+    const seen = await agent.collect((f) => f.type === 'typing' && f.payload.is_typing === true, 600);
+    assert.equal(seen.length, 1, JSON.stringify(seen));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    laptop.typing(conv, true);
+    assert.equal((await agent.next((f) => f.type === 'typing' && f.payload.is_typing === true)).payload.user_id, conv, 'allowed again after a second');
+  });
+
   it('a user on instance A and an agent on instance B see each other\'s messages, typing and read receipts', async () => {
     const [a, b, c] = servers;
     const conv = uniqueId('cust');

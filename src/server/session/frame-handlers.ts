@@ -173,7 +173,7 @@ async function typing(hub: Hub, connection: Connection, frame: ClientFrameOf<'ty
   const { conversation_id, is_typing } = frame.payload;
   const userId = connection.identity!.userId;
   if (!connection.isIn(conversation_id)) return notJoined(connection, conversation_id, frame.message_id);
-  if (is_typing && !hub.typingThrottle.allowTrue(userId, conversation_id)) return;
+  if (is_typing && !(await hub.typingThrottle.allowTrue(userId, conversation_id))) return;
   broadcast(hub, conversation_id, { kind: 'typing', origin: connection.id, payload: { conversation_id, user_id: userId, is_typing } });
 }
 

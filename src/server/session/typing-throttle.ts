@@ -7,12 +7,18 @@ const SWEEP_AT = 10_000;
  * At most one `is_typing: true` forwarded per user per conversation per window. An
  * `is_typing: false` does not reset the window, so a client toggling fast cannot defeat it.
  */
-export class TypingThrottle {
+export interface TypingThrottle {
+  /** Whether this `is_typing: true` may be forwarded now (and, if so, counts it). */
+  allowTrue(userId: string, conversationId: string): boolean | Promise<boolean>;
+  close?(): Promise<void>;
+}
+
+/** The throttle of one instance. */
+export class MemoryTypingThrottle implements TypingThrottle {
   private readonly lastTrue = new Map<string, number>();
 
   constructor(private readonly windowMs = TYPING_THROTTLE_MS) {}
 
-  /** Whether this `is_typing: true` may be forwarded now (and, if so, counts it). */
   allowTrue(userId: string, conversationId: string, now = Date.now()): boolean {
     const key = `${userId}\u0000${conversationId}`;
     const last = this.lastTrue.get(key);
