@@ -287,9 +287,7 @@ export class ChatEngine {
 
   /** A message is stored on the server: out of the outbox, into the cache. */
   private async stored(message: ChatMessage): Promise<void> {
-    const sending = this.inFlight.get(message.message_id);
-    if (sending) clearTimeout(sending.timer);
-    this.inFlight.delete(message.message_id);
+    this.settle(message.message_id);
     this.o.changed([this.o.conversation.addStored(message)]);
     await Promise.all([this.o.store().putMessages([message]), this.o.store().removeOutbox(message.message_id)]).catch(() => undefined);
   }
@@ -336,11 +334,7 @@ export class ChatEngine {
   private async merge(messages: readonly ChatMessage[]): Promise<void> {
     if (!messages.length) return;
     this.o.changed(messages.map((m) => this.o.conversation.addStored(m)));
-    for (const m of messages) {
-      const sending = this.inFlight.get(m.message_id);
-      if (sending) clearTimeout(sending.timer);
-      this.inFlight.delete(m.message_id);
-    }
+    for (const m of messages) this.settle(m.message_id);
     await Promise.all([this.o.store().putMessages(messages), ...messages.filter((m) => m.sender_id === this.o.conversation.selfId).map((m) => this.o.store().removeOutbox(m.message_id))]).catch(
       () => undefined,
     );
@@ -359,11 +353,11 @@ export class ChatEngine {
     switch (code) {
       case ErrorCode.NOT_IN_ROOM:
         // Join again; the join's history triggers a flush that resends what is unacked.
-        if (isSend) this.inFlight.delete(message_id);
+        if (isSend) this.settle(message_id);
         this.o.changed([message_id ? this.o.conversation.setPendingStatus(message_id, 'queued') : undefined]);
         return this.join();
       case ErrorCode.RATE_LIMITED:
-        if (isSend) this.inFlight.delete(message_id);
+        if (isSend) this.settle(message_id);
         this.o.changed([message_id ? this.o.conversation.setPendingStatus(message_id, 'queued') : undefined]);
         this.pausedUntil = Date.now() + (error.retry_after_ms ?? 1000);
         return this.schedulePausedFlush();
@@ -432,8 +426,14 @@ export class ChatEngine {
     this.inFlight.set(messageId, { tries, timer });
   }
 
-  private async fail(messageId: string): Promise<void> {
+  /** The send is answered (acked, refused or given up): no more retries for it on this socket. */
+  private settle(messageId: string): void {
+    clearTimeout(this.inFlight.get(messageId)?.timer);
     this.inFlight.delete(messageId);
+  }
+
+  private async fail(messageId: string): Promise<void> {
+    this.settle(messageId);
     const entries = await this.o.store().outbox(this.conversationId).catch(() => []);
     const entry = entries.find((e) => e.message_id === messageId);
     if (entry) await this.o.store().putOutbox({ ...entry, status: 'failed' }).catch(() => undefined);
