@@ -312,7 +312,7 @@ export class LiveChatElement extends LitElement {
       if (this.windowStart > 0) {
         this.windowStart = Math.max(0, this.windowStart - WINDOW_STEP);
         if (end - this.windowStart > WINDOW * 2) this.windowEnd = this.windowStart + WINDOW * 2;
-      } else void this.chat.loadOlder();
+      } else void this.chat.loadOlder().then(() => this.capWindow());
     } else if (this.windowEnd !== undefined && el.scrollHeight - el.scrollTop - el.clientHeight < EDGE_PX) {
       const next = this.windowEnd + WINDOW_STEP;
       this.windowEnd = next >= total ? undefined : next;
@@ -320,6 +320,12 @@ export class LiveChatElement extends LitElement {
     }
     if (this.pinned) this.noteSeen();
   };
+
+  /** Older pages arrive at the top: drop from the bottom what is beyond twice the window. */
+  private capWindow(): void {
+    if (this.pinned || this.chat.messages.length <= WINDOW * 2) return;
+    this.windowEnd = Math.min(this.windowEnd ?? this.chat.messages.length, this.windowStart + WINDOW * 2);
+  }
 
   /** Before a render: which message is at the top of the view, and where, so the view does not jump. */
   private rememberAnchor(): void {
