@@ -22,3 +22,19 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Starts something on a free port, trying a fresh port (up to 5 times) when another process
+ * took the first between freePort() and the bind: the race freePort() cannot avoid.
+ */
+export async function launchOnFreePort<T>(launch: (port: number) => Promise<T>): Promise<{ port: number; launched: T }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return { port, launched: await launch(port) };
+    } catch (err) {
+      const inUse = err instanceof Error && /address already in use/i.test(err.message);
+      if (!inUse || attempt >= 5) throw err;
+    }
+  }
+}

@@ -10,7 +10,7 @@ import {
   trackChild,
   waitUntilReady,
 } from './cleanup.js';
-import { freePort } from './free-port.js';
+import { launchOnFreePort } from './free-port.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 import type { TempDirOwner } from './temp-dir.js';
 
@@ -183,16 +183,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
       { cwd: dir, user, timeoutMs: 60_000 },
     );
-    // freePort() can lose a race with another process; only then try a new port.
-    for (let attempt = 1; current === undefined; attempt++) {
-      port = await freePort();
-      try {
-        current = await launch(dir, port, user, timeoutMs);
-      } catch (err) {
-        const inUse = err instanceof Error && /address already in use/i.test(err.message);
-        if (!inUse || attempt >= 5) throw err;
-      }
-    }
+    ({ port, launched: current } = await launchOnFreePort((p) => launch(dir, p, user, timeoutMs)));
     await psql(port, `create database ${PG_DATABASE}`, 'postgres');
   } catch (err) {
     if (current) await terminate(current.child, 'SIGKILL', 5_000);

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { OutputTail, terminate, trackChild, trackDir, waitUntilReady } from './cleanup.js';
-import { freePort } from './free-port.js';
+import { launchOnFreePort } from './free-port.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 export const REDIS_SERVER_BIN = '/usr/bin/redis-server';
@@ -88,20 +88,13 @@ async function launch(port: number, dir: string, opts: RedisOptions): Promise<Ru
 
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisInstance> {
   const dir = await makeTempDir('live-chat-redis-');
-  let port = 0;
+  let port: number;
   let current: Running | undefined;
-  // freePort() can lose a race with another process; only then try a new port.
-  for (let attempt = 1; current === undefined; attempt++) {
-    port = await freePort();
-    try {
-      current = await launch(port, dir, opts);
-    } catch (err) {
-      const inUse = err instanceof Error && /address already in use/i.test(err.message);
-      if (!inUse || attempt >= 5) {
-        await removeTempDir(dir);
-        throw err;
-      }
-    }
+  try {
+    ({ port, launched: current } = await launchOnFreePort((p) => launch(p, dir, opts)));
+  } catch (err) {
+    await removeTempDir(dir);
+    throw err;
   }
 
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
