@@ -24,7 +24,7 @@ export default defineConfig(({ mode }) =>
         build: {
           outDir: 'dist',
           emptyOutDir: false,
-          target: 'es2021',
+          target: 'es2022',
           lib: {
             entry: 'src/ui/register.ts',
             formats: ['iife'],

@@ -2,7 +2,9 @@ import type * as z from 'zod/mini';
 import { errorPayload } from './build.js';
 import { ErrorCode } from './codes.js';
 import { MAX_FRAME_BYTES, MAX_SERVER_FRAME_BYTES } from './limits.js';
-import { clientFrames, serverFrames, uuid } from './schemas.js';
+import { clientFrames } from './client-frames.js';
+import { uuid } from './fields.js';
+import { serverFrames, type Variants } from './server-frames.js';
 import type { ClientFrame, ErrorPayload, ServerFrame } from './types.js';
 
 export type DecodeResult<F> =
@@ -10,7 +12,7 @@ export type DecodeResult<F> =
   /** `error` is a ready `error` payload (4000); `tooLarge` frames are answered by closing 1009 instead. */
   | { ok: false; error: ErrorPayload; tooLarge?: true };
 
-type FrameSchemas = Record<string, z.ZodMiniType>;
+type FrameSchemas = Record<string, z.ZodMiniType | Variants>;
 
 const encoder = /* @__PURE__ */ new TextEncoder();
 
@@ -39,9 +41,19 @@ function decode<F>(raw: unknown, schemas: FrameSchemas, maxBytes: number): Decod
   const type = envelope.type;
   if (typeof type !== 'string') return bad('type: must be a string naming the frame type', messageId);
   if (!Object.hasOwn(schemas, type)) return bad(`type: unknown frame type ${JSON.stringify(type.slice(0, 40))}`, messageId);
-  const result = schemas[type]!.safeParse(data, { reportInput: true });
+  const schema = pickSchema(schemas[type]!, envelope.payload);
+  if (typeof schema === 'string') return bad(schema, messageId);
+  const result = schema.safeParse(data, { reportInput: true });
   if (!result.success) return bad(describeIssues(result.error.issues), messageId);
   return { ok: true, frame: result.data as F };
+}
+
+/** The entry's schema, or for a frame with several payload shapes the one its payload names (else why none fits). */
+function pickSchema(entry: z.ZodMiniType | Variants, payload: unknown): z.ZodMiniType | string {
+  if (!('shapes' in entry)) return entry;
+  const value = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>)[entry.key] : undefined;
+  if (typeof value === 'string' && Object.hasOwn(entry.shapes, value)) return entry.shapes[value]!;
+  return `payload.${entry.key}: must be ${Object.keys(entry.shapes).map((v) => JSON.stringify(v)).join(' or ')}`;
 }
 
 function bad(message: string, messageId?: string): { ok: false; error: ErrorPayload } {

@@ -3,6 +3,7 @@ export * from './limits.js';
 export * from './codes.js';
 export * from './content.js';
 export * from './types.js';
-export { clientFrames, serverFrames } from './schemas.js';
+export { clientFrames } from './client-frames.js';
+export { serverFrames } from './server-frames.js';
 export { decodeClientFrame, decodeServerFrame, describeIssues, utf8Length, type DecodeResult } from './decode.js';
 export { clientFrame, serverFrame, errorPayload, encodeFrame, newMessageId, nowIso } from './build.js';

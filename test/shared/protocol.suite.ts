@@ -315,6 +315,15 @@ export function protocolSuite(run: Runner): void {
     it('a stored ack carries seq and created_at together', () => {
       expectBad(decodeServerFrame(JSON.stringify({ type: 'message_ack', payload: { message_id: ID, status: 'received', seq: 2 }, timestamp: TS })), 'created_at');
     });
+    it('a message_ack is judged as the shape its status names', () => {
+      const ack = (payload: Json) => decodeServerFrame(JSON.stringify({ type: 'message_ack', payload: { message_id: ID, ...payload }, timestamp: TS }));
+      const read = { status: 'read', user_id: 'agent-7', conversation_id: 'U1' };
+      const wrongSeq = ack({ ...read, seq: 0 });
+      expectBad(wrongSeq, 'payload.seq');
+      expect(!wrongSeq.ok && wrongSeq.error.message).not.to.contain('status');
+      expectBad(ack({ ...read, status: 'seen', seq: 3 }), /payload\.status: must be "received" or "read"/);
+      expectBad(ack({ seq: 3 }), 'payload.status');
+    });
   });
 
   describe('builders', () => {
