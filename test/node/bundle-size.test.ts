@@ -1,6 +1,6 @@
 // A regression guard on the script-tag bundle's size, measured on the built file.
-// The issue's target is 20 KiB gzip; the bundle is over it (see README, "Size"), so this test
-// holds today's ceiling to stop it growing while that is worked on.
+// The issue's target is 20 KB gzip; the bundle is over it (see README, "Size", and
+// `npm run size:report`), so this test holds today's ceiling to stop it growing.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const CEILING_GZIP_BYTES = 32 * 1024;
+const CEILING_GZIP_BYTES = 30 * 1024;
 
 describe('dist/live-chat.js size', () => {
   it(`stays under ${CEILING_GZIP_BYTES / 1024} KiB gzip with everything in it (Lit, zod/mini, idb, client, outbox, UI)`, () => {
