@@ -1,5 +1,5 @@
 /** Server configuration, read from the environment once at start and checked there. */
-import { AUTH_TIMEOUT_MS, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_WINDOW_MS, SERVER_IDLE_TIMEOUT_MS, SERVER_PING_AFTER_MS } from '../protocol/index.js';
+import { AUTH_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_WINDOW_MS, SERVER_IDLE_TIMEOUT_MS, SERVER_PING_AFTER_MS } from '../protocol/index.js';
 
 export interface Config {
   port: number;
@@ -13,6 +13,7 @@ export interface Config {
   databasePoolSize: number;
   redisUrl: string | undefined;
   allowedOrigins: ReadonlySet<string> | undefined;
+  handshakeTimeoutMs: number;
   authTimeoutMs: number;
   pingIntervalMs: number;
   idleTimeoutMs: number;
@@ -64,6 +65,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     redisUrl,
     allowedOrigins: origins === undefined ? undefined : new Set(origins.split(',').map((o) => o.trim()).filter(Boolean)),
+    handshakeTimeoutMs: integer(env, 'HANDSHAKE_TIMEOUT_MS', HANDSHAKE_TIMEOUT_MS, 1),
     authTimeoutMs: integer(env, 'AUTH_TIMEOUT_MS', AUTH_TIMEOUT_MS, 1),
     pingIntervalMs,
     idleTimeoutMs,

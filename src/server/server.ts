@@ -77,8 +77,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     },
   };
 
-  const http: Server = createServer(createRequestHandler(hub));
-  http.headersTimeout = 30_000; // the protocol's 30 s handshake
+  const http: Server = createServer(
+    {
+      // The protocol's handshake limit. Node checks it only every connectionsCheckingInterval
+      // (30 s by default), which let a stalled upgrade live up to twice as long.
+      headersTimeout: config.handshakeTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.handshakeTimeoutMs),
+    },
+    createRequestHandler(hub),
+  );
   const upgrade = createUpgradeHandler(hub);
   http.on('upgrade', upgrade.handle);
   await new Promise<void>((resolve, reject) => {

@@ -227,6 +227,24 @@ describe('scale-out: several instances on PostgreSQL and Redis', () => {
     assert.equal((await agent.sendMessage(conv, 'not limited')).type, 'message_ack');
   });
 
+  it('a retry or a reused message_id arriving with the 30th new message does not take its slot, even for a moment', async () => {
+    // The store is asked before the rate limit, so only new messages ever hold a slot.
+    const [a, b] = servers;
+    for (const kind of ['retry', 'retry', 'reused', 'reused']) {
+      const user = uniqueId('slot');
+      const phone = await connectAs(a!.wsUrl, { sub: user, role: 'agent', device_id: 'phone' });
+      const laptop = await connectAs(b!.wsUrl, { sub: user, role: 'agent', device_id: 'laptop' });
+      await Promise.all([phone.join(user), laptop.join(user), phone.join(`${user}-other`)]);
+      const ids = Array.from({ length: 29 }, (_, i) => phone.postMessage(user, `m${i}`));
+      for (const ack of await Promise.all(ids.map((id) => phone.next(is.answerTo(id), 10_000)))) assert.equal(ack.type, 'message_ack', JSON.stringify(ack));
+      const again = phone.postMessage(kind === 'retry' ? user : `${user}-other`, 'm0', ids[0]);
+      const thirtieth = laptop.postMessage(user, 'the thirtieth');
+      const [answer, other] = await Promise.all([laptop.next(is.answerTo(thirtieth), 10_000), phone.next(is.answerTo(again), 10_000)]);
+      assert.equal(answer.type, 'message_ack', `${kind}: ${JSON.stringify(answer)}`);
+      assert.equal(other.type === 'error' ? other.payload.code : other.type, kind === 'retry' ? 'message_ack' : ErrorCode.BAD_REQUEST, JSON.stringify(other));
+    }
+  });
+
   it('closes the older connection of a (user, device) on instance A with 4009 when a newer one authenticates on instance B', async () => {
     const [a, b, c] = servers;
     const sub = uniqueId('cust');

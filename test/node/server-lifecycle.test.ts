@@ -1,6 +1,7 @@
 // Black-box tests of the connection lifecycle after auth (PROTOCOL.md "Connection lifecycle"):
-// ping/pong, the server's heartbeat ping, the idle close (1001) and SIGTERM shutdown.
+// the handshake limit, ping/pong, the server's heartbeat ping, the idle close (1001) and SIGTERM shutdown.
 // Timeouts are shortened through the environment.
+import { connect as connectTcp, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientFrame, CloseCode } from '../../src/protocol/index.js';
@@ -91,6 +92,43 @@ describe('server heartbeat and idle timeout', () => {
       await sleep(100);
     }
     assert.equal(client.isOpen, true, `closed: ${JSON.stringify(client.closeInfo)}`);
+  });
+});
+
+describe('server handshake limit', () => {
+  const HANDSHAKE_TIMEOUT_MS = 1500;
+  let server: ServerProcess;
+
+  before(async () => {
+    server = await startServer({ HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS) });
+  });
+  after(() => server?.stop());
+
+  /** Opens a TCP connection, writes `head`, and resolves with what came back and when it closed. */
+  function stall(head: string): Promise<{ afterMs: number; reply: string }> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      let reply = '';
+      const socket: Socket = connectTcp(server.port, '127.0.0.1', () => socket.write(head));
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (reply += chunk));
+      socket.on('error', reject);
+      socket.on('close', () => resolve({ afterMs: Date.now() - started, reply }));
+    });
+  }
+
+  it(`closes a connection that sends nothing, and an upgrade left unfinished, once HANDSHAKE_TIMEOUT_MS (${HANDSHAKE_TIMEOUT_MS} ms) has passed`, async () => {
+    const unfinished = `GET /ws/chat HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUpgrade: websocket\r\n`;
+    for (const { afterMs, reply } of await Promise.all([stall(''), stall(unfinished)])) {
+      // Node checks the limit once a second (not every 30 s, its default), so the close comes within a second of it.
+      assert.ok(afterMs >= HANDSHAKE_TIMEOUT_MS - 50 && afterMs < HANDSHAKE_TIMEOUT_MS + 2000, `closed after ${afterMs} ms`);
+      assert.match(reply, /^$|^HTTP\/1\.1 408/);
+    }
+    // A complete upgrade is unaffected.
+    const client = await connect(server.wsUrl);
+    await sleep(HANDSHAKE_TIMEOUT_MS + 1200);
+    assert.equal(client.closeInfo, undefined, 'an upgraded socket is not subject to the handshake limit');
+    await closeAllClients();
   });
 });
 

@@ -107,6 +107,16 @@ describe('server limits', () => {
       assertRateLimited(await agent.sendMessage(a, 'over', over), over);
     });
 
+    it('at the limit, a stored message_id sent to another conversation is still the 4000 it always is, not a 4008', async () => {
+      const agent = await connectAs(server.wsUrl, { sub: uniqueId('agent'), role: 'agent' });
+      const [a, b] = [uniqueId('ca'), uniqueId('cb')];
+      await agent.join(a);
+      await agent.join(b);
+      const ids = Array.from({ length: 30 }, (_, i) => agent.postMessage(a, `a ${i}`));
+      for (const ack of await Promise.all(ids.map((id) => agent.next(is.answerTo(id), 10_000)))) assert.equal(ack.type, 'message_ack', JSON.stringify(ack));
+      assertBadRequest(await agent.sendMessage(b, 'a 0', ids[0]!), ids[0]!);
+    });
+
     it('a burst of 35 at once yields exactly 30 acks and 5 refusals, and seq stays gapless', async () => {
       const { conv, user } = await joinedUser();
       const ids = Array.from({ length: 35 }, (_, i) => user.postMessage(conv, `burst ${i}`));

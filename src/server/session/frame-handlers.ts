@@ -135,8 +135,9 @@ async function sendMessage(hub: Hub, connection: Connection, frame: ClientFrameO
 
 /**
  * Stores a send once: a retry arriving while the first attempt is in flight on this instance
- * waits for it (`first` false); the rate limit counts only what is newly stored. Resolves
- * undefined when the send was refused and answered (4008).
+ * waits for it (`first` false), and a retry of a stored message (or its id reused in another
+ * conversation) is answered from the store before the rate limit is asked, so only new messages
+ * take a slot. Resolves undefined when the send was refused and answered (4008).
  */
 async function storeOnce(hub: Hub, connection: Connection, frame: ClientFrameOf<'send_message'>): Promise<{ result: AppendResult; first: boolean } | undefined> {
   const { conversation_id, content, content_type } = frame.payload;
@@ -144,11 +145,12 @@ async function storeOnce(hub: Hub, connection: Connection, frame: ClientFrameOf<
   const identity = connection.identity!;
   const running = hub.inflight.get(message_id);
   if (running) return { result: await running, first: false };
+  const stored = await hub.store.find(message_id);
+  if (stored) return { result: { kind: 'duplicate', message: stored }, first: true };
+  // A retry racing its first attempt on another instance still takes a slot here; the store
+  // reports it as a duplicate and the slot is given back below.
   const decision = await hub.rateLimiter.take(identity.userId);
   if (!decision.ok) {
-    // A retry of a message already stored is acked, whatever the rate.
-    const stored = await hub.store.find(message_id);
-    if (stored?.conversation_id === conversation_id) return { result: { kind: 'duplicate', message: stored }, first: true };
     fail(connection, ErrorCode.RATE_LIMITED, 'too many messages; wait before sending again', message_id, decision.retryAfterMs);
     return undefined;
   }
