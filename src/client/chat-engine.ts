@@ -66,6 +66,8 @@ export class ChatEngine {
   private readonly pages = new Map<string, (page: HistoryPage | undefined) => void>();
   /** Set by 4003: the server refused the conversation; only the user (reconnect()) tries again. */
   private refused = false;
+  /** A read position asked for while not connected (a panel open during the join): sent once connected. */
+  private unsentRead: { messageId: string; seq: number } | undefined;
 
   constructor(private readonly o: EngineOptions) {}
 
@@ -326,6 +328,7 @@ export class ChatEngine {
     this.peerRead(page.peer_read_seq);
     this.attempt = 0;
     this.setState('connected');
+    if (this.unsentRead) this.markRead(this.unsentRead.messageId, this.unsentRead.seq);
     if (page.has_more && page.messages.length) void this.fetchForward(page.messages.at(-1)!.seq);
     // A new connection gets everything unacked, the failed ones too: they were never stored.
     void this.flush(true);
@@ -452,11 +455,17 @@ export class ChatEngine {
   }
 
   markRead(messageId: string, seq: number): void {
-    if (seq <= this.o.conversation.readSeq) return;
-    if (this.state === 'connected' && this.sendFrame(clientFrame('message_ack', { message_id: messageId, status: 'read' }))) {
-      this.o.conversation.readSeq = seq;
-      void this.o.store().putReadState(this.conversationId, { read_seq: seq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
+    if (seq > Math.max(this.o.conversation.readSeq, this.unsentRead?.seq ?? 0)) this.unsentRead = { messageId, seq };
+    const read = this.unsentRead;
+    if (!read || read.seq <= this.o.conversation.readSeq) {
+      this.unsentRead = undefined; // nothing new, or read on another device meanwhile
+      return;
     }
+    // Not connected (a panel open while the join is under way): kept, and sent once connected.
+    if (this.state !== 'connected' || !this.sendFrame(clientFrame('message_ack', { message_id: read.messageId, status: 'read' }))) return;
+    this.unsentRead = undefined;
+    this.o.conversation.readSeq = read.seq;
+    void this.o.store().putReadState(this.conversationId, { read_seq: read.seq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
   }
 
   /** Older messages before the oldest held; resolves whether even older ones exist. */

@@ -309,6 +309,8 @@ export class LiveChatClient {
         return this.changed([this.conversation.apply(message.message)], false);
       case 'emit':
         if (message.type === 'reset') this.conversation.dropStored();
+        // The holder repeats its state to every tab that says hello; the tabs that know it already skip it.
+        if (message.type === 'state' && (message.detail as ClientEvents['state']).state === this.mirroredState && !this.engine) return;
         return this.emit(message.type, message.detail as never);
       case 'hello':
         if (this.engine) this.tabs?.post({ t: 'emit', type: 'state', detail: { state: this.engine.state, previous: this.engine.state } });

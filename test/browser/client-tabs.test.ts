@@ -73,6 +73,19 @@ describe('LiveChatClient across tabs', () => {
     await waitFor(() => three[2]!.eval<number>('return window.typing.length'), 'typing in the third tab');
   });
 
+  it('a tab that opens does not make the other tabs hear their state again', async () => {
+    const { visitorId, tabs: [a, b] } = await setup(2);
+    for (const tab of [a!, b!]) await tab.eval('window.states = []; client.on("state", (e) => window.states.push(e.state))');
+    const token = await makeToken({ sub: visitorId });
+    for (let i = 0; i < 2; i++) {
+      const more = await Tab.open({ url: server.wsUrl, token });
+      tabs.push(more);
+      await waitFor(async () => (await more.eval<string>('return client.state')) === 'connected', 'the new tab connected');
+    }
+    await sleep(300);
+    for (const tab of [a!, b!]) expect(await tab.eval<string[]>('return window.states')).to.deep.equal([]);
+  });
+
   it('the holding tab closed mid-stream: another takes over; every message arrives once, in order', async () => {
     const { agent, tabs: [a, b, c] } = await setup(3);
     const all = [a!, b!, c!];
