@@ -5,9 +5,13 @@ import { LiveChatClient, type ClientError, type ClientMessage, type ConnectionSt
 const TYPING_SHOWN_MS = 6000;
 
 export interface ChatControllerCallbacks {
+  /** The cached conversation is loaded: what was there came from the cache, not the network. */
+  ready(): void;
   message(message: ClientMessage): void;
   status(state: ConnectionState): void;
   error(error: ClientError): void;
+  /** The server's store was reset and the local copy replaced. */
+  reset(): void;
 }
 
 /**
@@ -33,12 +37,12 @@ export class ChatController implements ReactiveController {
     host.addController(this);
   }
 
-  /** Starts the client (once): called when the element has its server URL and a token or provider. */
-  start(options: { url: string; token?: string | undefined; tokenProvider?: TokenProvider | undefined; conversationId?: string | undefined }): void {
-    if (this.client) return;
+  /** Starts a client; the element calls it once it has a server URL and a way to get tokens. */
+  start(options: { url: string; tokenProvider: TokenProvider; conversationId?: string | undefined }): void {
+    this.stop();
     const client = new LiveChatClient({
       url: options.url,
-      ...(options.tokenProvider ? { tokenProvider: options.tokenProvider } : { token: options.token }),
+      tokenProvider: options.tokenProvider,
       ...(options.conversationId ? { conversationId: options.conversationId } : {}),
     });
     this.client = client;
@@ -53,11 +57,16 @@ export class ChatController implements ReactiveController {
         this.on.message(message);
       }),
       client.on('update', refresh),
-      client.on('reset', refresh),
-      client.on('state', ({ state }) => {
+      client.on('reset', () => {
+        refresh();
+        this.on.reset();
+      }),
+      client.on('state', ({ state, error }) => {
         this.state = state;
         this.host.requestUpdate();
         this.on.status(state);
+        // A refused token (4001) and a newer window (4009) end the connection: the page hears why.
+        if (error && (state === 'auth-failed' || state === 'replaced')) this.on.error(error);
       }),
       client.on('error', (error) => this.on.error(error)),
       client.on('storage', ({ persistent }) => {
@@ -71,7 +80,23 @@ export class ChatController implements ReactiveController {
         this.host.requestUpdate();
       }),
     ];
-    client.ready.then(refresh, () => undefined);
+    client.ready.then(() => {
+      refresh();
+      this.on.ready();
+    }, () => undefined);
+  }
+
+  /** Closes the client, if any, and forgets its conversation. */
+  stop(): void {
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    clearTimeout(this.typingTimer);
+    this.typing.clear();
+    this.client?.close();
+    this.client = undefined;
+    this.messages = [];
+    this.hasOlder = true;
+    this.state = 'idle';
   }
 
   async loadOlder(): Promise<void> {
@@ -100,12 +125,10 @@ export class ChatController implements ReactiveController {
   }
 
   hostDisconnected(): void {
-    // Leaving the page stops reconnecting (a widget removed by a single-page app must not linger).
-    for (const off of this.unsubscribe) off();
-    this.unsubscribe = [];
-    clearTimeout(this.typingTimer);
-    this.client?.close();
-    this.client = undefined;
-    this.state = 'idle';
+    // Leaving the page stops reconnecting (a widget removed by a single-page app must not linger);
+    // the element starts a new client if it is put back.
+    if (!this.client) return;
+    this.stop();
+    this.on.status('idle');
   }
 }

@@ -5,6 +5,7 @@ import { ChatController } from './chat-controller.js';
 import { dispatch } from './events.js';
 import { format, isRtl, pickStrings, type Strings } from './i18n.js';
 import { linkify } from './linkify.js';
+import { readClaims } from '../client/token.js';
 import { styles } from './styles.js';
 
 /** At most this many messages are in the DOM; scrolling moves the window (10,000-message histories stay smooth). */
@@ -99,11 +100,25 @@ export class LiveChatElement extends LitElement {
   declare announcement: string;
 
   private token: string | undefined;
+  /** The `token` value last handed to the client: the same one is not offered again after a refusal. */
+  private usedToken: string | undefined;
+  /** The server URL and conversation the running client was started for. */
+  private chatKey: string | undefined;
   private readonly chat = new ChatController(this, {
+    ready: () => this.chatReady(),
     message: (message) => this.received(message),
     status: (status) => this.statusChanged(status),
     error: (error) => dispatch(this, 'live-chat-error', { code: error.code, message: error.message }),
+    reset: () => this.chatReset(),
   });
+  private lastStatus: ConnectionState = 'idle';
+  /** Whether the cached conversation has loaded (what came before is not news). */
+  private loaded = false;
+  /**
+   * The highest seq held; a message above it is new. Undefined until there is a baseline: the
+   * cache's newest, or, on a device with nothing cached, the newest of the first join.
+   */
+  private newestSeq: number | undefined;
   /** Follow new messages (the reader is at the bottom). */
   private pinned = true;
   private anchor: { id: string; offset: number } | undefined;
@@ -130,9 +145,9 @@ export class LiveChatElement extends LitElement {
   override attributeChangedCallback(name: string, old: string | null, value: string | null): void {
     if (name === 'title' || name === 'token') {
       if (value === null) return;
-      if (name === 'title') this.heading = value;
-      else this.token = value;
       this.removeAttribute(name);
+      if (name === 'title') this.heading = value;
+      else this.tokenChanged(value);
       this.requestUpdate();
       return;
     }
@@ -157,11 +172,13 @@ export class LiveChatElement extends LitElement {
 
   /** Writes a message; resolves once it is in the outbox (before the network). */
   async send(text: string) {
-    if (!this.chat.client) throw new Error('live-chat is not connected: set server-url and a token first');
+    this.connectChat(); // attributes set in this same task have not been rendered yet
+    if (!this.chat.client) throw new Error('live-chat is not connected: put it on the page with server-url and a token (or tokenProvider) first');
     return this.chat.client.send(text);
   }
 
   reconnect(): void {
+    this.connectChat();
     this.chat.client?.reconnect();
   }
 
@@ -185,21 +202,85 @@ export class LiveChatElement extends LitElement {
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
-    if (!this.chat.client && this.serverUrl && (this.token || this.tokenProvider)) {
-      this.chat.start({ url: this.serverUrl, token: this.token, tokenProvider: this.tokenProvider, conversationId: this.conversationId });
-    }
+    this.connectChat();
+    // A provider set after a token was refused is a way out of auth-failed.
+    if (changed.has('tokenProvider') && this.tokenProvider && this.chat.state === 'auth-failed') this.chat.client?.reconnect();
     if (changed.has('opened') && changed.get('opened') !== undefined) this.openedChanged();
     this.rememberAnchor();
+  }
+
+  protected override firstUpdated(): void {
+    // Open from the start (the `open` attribute): the page hears it, but the focus stays where it is,
+    // since a widget must not take the focus from the page it loads on.
+    if (this.mode !== 'inline' && this.opened) dispatch(this, 'live-chat-open', {});
   }
 
   override connectedCallback(): void {
     super.connectedCallback();
     window.visualViewport?.addEventListener('resize', this.viewportChanged);
     document.addEventListener('visibilitychange', this.visibilityChanged);
+    this.connectChat();
+  }
+
+  /**
+   * Starts the connection once the element is on the page with a server URL and a token or
+   * provider, and starts it afresh when `server-url` or `conversation-id` change (an agent view
+   * switching conversations). Synchronous, so `send()` works right after the element is added.
+   */
+  private connectChat(): void {
+    if (!this.isConnected || !this.serverUrl || !(this.token || this.tokenProvider)) return;
+    const key = `${this.serverUrl} ${this.conversationId ?? ''}`;
+    if (this.chat.client && key === this.chatKey) return;
+    if (this.chat.client) this.forgetConversation();
+    this.chatKey = key;
+    this.usedToken = undefined;
+    this.chat.start({ url: this.serverUrl, tokenProvider: this.provideToken, conversationId: this.conversationId });
+  }
+
+  /** What the client calls for a token: the provider when one is set (whenever it was set), else the `token` attribute. */
+  private readonly provideToken = async (): Promise<string> => {
+    if (this.tokenProvider) return this.tokenProvider();
+    if (!this.token || this.token === this.usedToken) throw new Error('the token was refused and there is no other: set a new token attribute or a tokenProvider');
+    return (this.usedToken = this.token);
+  };
+
+  /** A new `token` attribute: another user means another conversation; the same user may use it to get out of auth-failed. */
+  private tokenChanged(token: string): void {
+    const previous = this.token;
+    this.token = token;
+    const client = this.chat.client;
+    if (!client || this.tokenProvider) return;
+    let sameUser = false;
+    try {
+      sameUser = previous !== undefined && readClaims(previous).sub === readClaims(token).sub;
+    } catch {
+      // not a JWT: the server will say so
+    }
+    if (!sameUser) {
+      this.chatKey = undefined; // the next connectChat() starts over for this user
+      this.requestUpdate();
+    } else if (this.chat.state === 'auth-failed') client.reconnect();
+  }
+
+  /** Drops what the view knew of the conversation it showed (the client is being replaced). */
+  private forgetConversation(): void {
+    this.chat.stop();
+    this.loaded = false;
+    this.newestSeq = undefined;
+    this.seenSeq = 0;
+    this.dividerSeq = undefined;
+    this.announceAfterSeq = Number.POSITIVE_INFINITY;
+    this.pinned = true;
+    this.windowStart = 0;
+    this.windowEnd = undefined;
+    this.countUnread();
   }
 
   override disconnectedCallback(): void {
-    super.disconnectedCallback();
+    super.disconnectedCallback(); // the controller closes the client
+    this.chatKey = undefined;
+    this.loaded = false;
+    this.newestSeq = undefined;
     window.visualViewport?.removeEventListener('resize', this.viewportChanged);
     document.removeEventListener('visibilitychange', this.visibilityChanged);
     clearTimeout(this.typingIdle);
@@ -252,7 +333,33 @@ export class LiveChatElement extends LitElement {
 
   // ---- messages, unread, announcements ----
 
+  /** The cached conversation is in: it is not news, but its unread count is. */
+  private chatReady(): void {
+    this.loaded = true;
+    const newest = this.highestSeq();
+    if (newest) this.newestSeq = newest;
+    this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0);
+    this.countUnread();
+  }
+
+  private chatReset(): void {
+    this.newestSeq = this.highestSeq();
+    this.seenSeq = Math.min(this.seenSeq, this.newestSeq);
+    this.countUnread();
+  }
+
+  private highestSeq(): number {
+    return Math.max(0, ...this.chat.messages.map((m) => m.seq ?? 0));
+  }
+
+  /** A message appeared: new (live, missed while offline, or written here), or older history scrolled to. */
   private received(message: ClientMessage): void {
+    if (!this.loaded) return; // from the cache; chatReady() counts it
+    if (message.seq !== undefined) {
+      // Older history, or the first join's page on a device that had nothing cached: not news.
+      if (this.newestSeq === undefined || message.seq <= this.newestSeq) return;
+      this.newestSeq = message.seq;
+    }
     dispatch(this, 'live-chat-message', { message });
     if (message.mine || message.seq === undefined) {
       if (message.mine) this.pinned = true; // your own message brings you to the bottom
@@ -263,14 +370,18 @@ export class LiveChatElement extends LitElement {
       this.announcement = format(this.strings.newFrom, { name: this.senderName(message), text: message.content.slice(0, 200) });
       if (this.isOpen && !this.pinned && this.dividerSeq === undefined) this.dividerSeq = message.seq;
     }
+    this.noteSeen(); // read at once when the reader is at the bottom of the open panel: never counted unread
     this.countUnread();
   }
 
   private statusChanged(status: ConnectionState): void {
+    if (status === this.lastStatus) return;
+    this.lastStatus = status;
     if (status === 'connected') {
       // Messages up to now came with the join; announce only what arrives after.
-      const highest = Math.max(0, ...this.chat.messages.map((m) => m.seq ?? 0));
+      const highest = this.highestSeq();
       this.announceAfterSeq = highest;
+      if (this.loaded) this.newestSeq ??= highest;
       if (!this.seenSeq) this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0);
       this.countUnread();
     }

@@ -1,0 +1,185 @@
+// The <live-chat> element's life on a customer's page: created by script, removed and put back,
+// configured late (a tokenProvider set by a later script, attributes changed at runtime), and
+// reloaded (cached messages are not news and read ones are not unread).
+import { expect, oneEvent } from '@open-wc/testing';
+import { LiveChatClient } from '../../src/client/index.js';
+import type { LiveChatEventDetails, LiveChatEventName } from '../../src/ui/events.js';
+import { defineLiveChat } from '../../src/ui/define.js';
+import type { LiveChatElement } from '../../src/ui/live-chat-element.js';
+import { makeToken, sleep, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+
+defineLiveChat();
+
+const texts = (el: LiveChatElement) => [...el.shadowRoot!.querySelectorAll<HTMLElement>('.bubble')].map((b) => b.textContent);
+
+/** Every detail of `name` the element fires from now on. */
+function heard<K extends LiveChatEventName>(el: HTMLElement, name: K): LiveChatEventDetails[K][] {
+  const details: LiveChatEventDetails[K][] = [];
+  el.addEventListener(name, (event) => details.push((event as CustomEvent<LiveChatEventDetails[K]>).detail));
+  return details;
+}
+
+describe('<live-chat> on a page', () => {
+  let server: ServerInfo;
+  const cleanup: (() => void)[] = [];
+
+  before(async () => {
+    server = await startChatServer({ RATE_LIMIT_PER_MINUTE: '1000' });
+  });
+  after(async () => {
+    await stopChatServer(server);
+  });
+  afterEach(() => {
+    for (const undo of cleanup.splice(0)) undo();
+  });
+
+  /** A `<live-chat>` made by script, the way a page's own code would, not yet on the page. */
+  function element(attributes: Record<string, string>): LiveChatElement {
+    const el = document.createElement('live-chat');
+    for (const [name, value] of Object.entries({ 'server-url': server.wsUrl, mode: 'inline', lang: 'en', ...attributes })) el.setAttribute(name, value);
+    cleanup.push(() => el.remove());
+    return el;
+  }
+
+  async function agentFor(conversationId: string) {
+    const agent = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId });
+    cleanup.push(() => agent.close());
+    await waitForState(agent, 'connected');
+    return agent;
+  }
+
+  it('send() right after the element is added resolves, and the message is delivered', async () => {
+    const visitorId = uniqueId('v');
+    const agent = await agentFor(visitorId);
+    const el = element({ token: await makeToken({ sub: visitorId }) });
+    document.body.append(el);
+    const message = await el.send('straight away');
+    expect(message.content).to.equal('straight away');
+    await waitFor(() => storedContents(agent).includes('straight away'), 'delivery');
+  });
+
+  it('removed from the page it disconnects (status idle); put back, it connects again and sends', async () => {
+    const visitorId = uniqueId('v');
+    const agent = await agentFor(visitorId);
+    const el = element({ token: await makeToken({ sub: visitorId }) });
+    const statuses = heard(el, 'live-chat-status');
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected');
+    el.remove();
+    expect(statuses.at(-1)).to.deep.equal({ status: 'idle' });
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected again');
+    expect(statuses.filter((s) => s.status === 'connected')).to.have.length(2);
+    await el.send('after coming back');
+    await waitFor(() => storedContents(agent).includes('after coming back'), 'delivery');
+    // Moved to another parent in one go: the same.
+    const box = document.createElement('div');
+    document.body.append(box);
+    cleanup.push(() => box.remove());
+    box.append(el);
+    await waitFor(() => el.status === 'connected', 'connected after the move');
+    await el.send('after the move');
+    await waitFor(() => storedContents(agent).includes('after the move'), 'delivery after the move');
+  });
+
+  it('a tokenProvider set by a later script is asked once the token attribute\'s token is refused', async () => {
+    const visitorId = uniqueId('v');
+    const el = element({ token: await makeToken({ sub: visitorId, expSeconds: 2 }) });
+    const errors = heard(el, 'live-chat-error');
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected with the attribute token');
+    let asked = 0;
+    el.tokenProvider = () => {
+      asked++;
+      return makeToken({ sub: visitorId });
+    };
+    // The server closes 4001 when the first token expires; the provider's token takes over.
+    await waitFor(() => asked > 0, 'the provider to be asked', 8000);
+    await waitFor(() => el.status === 'connected', 'connected with the provider token');
+    expect(errors).to.deep.equal([]);
+  });
+
+  it('a refused token is reported (live-chat-error 4001); a tokenProvider set afterwards gets it going again', async () => {
+    const visitorId = uniqueId('v');
+    const el = element({ token: await makeToken({ sub: visitorId, expSeconds: 1 }) });
+    const errors = heard(el, 'live-chat-error');
+    document.body.append(el);
+    await waitFor(() => el.status === 'auth-failed', 'auth-failed', 8000);
+    expect(errors.map((e) => e.code)).to.deep.equal([4001]);
+    el.tokenProvider = () => makeToken({ sub: visitorId });
+    await waitFor(() => el.status === 'connected', 'connected with the provider token');
+  });
+
+  it('conversation-id and server-url changed at runtime: the element shows the new conversation, not the old one', async () => {
+    const [first, second] = [uniqueId('v'), uniqueId('v')];
+    for (const [conversation, text] of [[first, 'in the first'], [second, 'in the second']] as const) {
+      const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: conversation }) });
+      cleanup.push(() => visitor.close());
+      await visitor.send(text);
+      await waitFor(() => storedContents(visitor).length === 1, 'stored');
+    }
+    const el = element({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), 'conversation-id': first });
+    document.body.append(el);
+    await waitFor(() => texts(el).join() === 'in the first', 'the first conversation');
+    el.setAttribute('conversation-id', second);
+    await waitFor(() => texts(el).join() === 'in the second', 'the second conversation');
+    await el.send('agent in the second');
+    await waitFor(() => texts(el).join() === 'in the second,agent in the second', 'only the second conversation');
+    // Another server URL for the same place (a trailing slash on the path is another URL string).
+    el.setAttribute('server-url', `${server.wsUrl}?again`);
+    await waitFor(() => el.status === 'connected' && texts(el).length === 2, 'connected to the new URL');
+  });
+
+  it('a token attribute for another user, set at runtime, switches to that user\'s conversation', async () => {
+    const [first, second] = [uniqueId('v'), uniqueId('v')];
+    const agent = await agentFor(second);
+    await agent.send('for the second user');
+    const el = element({ token: await makeToken({ sub: first }) });
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected as the first user');
+    expect(texts(el)).to.deep.equal([]);
+    el.setAttribute('token', await makeToken({ sub: second }));
+    expect(el.hasAttribute('token')).to.equal(false);
+    await waitFor(() => texts(el).join() === 'for the second user', 'the second user\'s conversation');
+  });
+
+  it('after a reload, cached messages are not announced again as new, and what was read is not unread', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const agent = await agentFor(visitorId);
+    await agent.send('one');
+    await agent.send('two');
+    const before = element({ token, mode: 'launcher', open: '' });
+    document.body.append(before);
+    await waitFor(() => texts(before).length === 2, 'both shown');
+    await waitFor(() => agent.messages.some((m) => m.content === 'two' && m.status === 'read'), 'read by the visitor');
+    before.remove();
+
+    const after = element({ token, mode: 'launcher' });
+    const messages = heard(after, 'live-chat-message');
+    const unread = heard(after, 'live-chat-unread');
+    document.body.append(after);
+    await waitFor(() => after.status === 'connected', 'connected after the reload');
+    await sleep(300);
+    expect(messages).to.deep.equal([]);
+    expect(unread.filter((u) => u.count > 0)).to.deep.equal([]);
+    await agent.send('three');
+    await waitFor(() => unread.at(-1)?.count === 1, 'one unread');
+    expect(messages.map((m) => m.message.content)).to.deep.equal(['three']);
+  });
+
+  it('open from the start: live-chat-open fires; a message arriving at the bottom of the open panel is never counted unread', async () => {
+    const visitorId = uniqueId('v');
+    const agent = await agentFor(visitorId);
+    const el = element({ token: await makeToken({ sub: visitorId }), mode: 'launcher', open: '' });
+    const unread = heard(el, 'live-chat-unread');
+    const opened = oneEvent(el, 'live-chat-open');
+    document.body.append(el);
+    await opened;
+    await waitFor(() => el.status === 'connected', 'connected');
+    await agent.send('while you look');
+    await waitFor(() => texts(el).includes('while you look'), 'shown');
+    await waitFor(() => agent.messages.some((m) => m.content === 'while you look' && m.status === 'read'), 'read at once');
+    expect(unread.filter((u) => u.count > 0)).to.deep.equal([]);
+  });
+});
