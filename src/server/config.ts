@@ -65,7 +65,8 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     redisUrl,
     allowedOrigins: origins === undefined ? undefined : new Set(origins.split(',').map((o) => o.trim()).filter(Boolean)),
-    handshakeTimeoutMs: integer(env, 'HANDSHAKE_TIMEOUT_MS', HANDSHAKE_TIMEOUT_MS, 1),
+    // Node refuses a headers timeout above its request timeout (300 s by default).
+    handshakeTimeoutMs: integer(env, 'HANDSHAKE_TIMEOUT_MS', HANDSHAKE_TIMEOUT_MS, 1, 300_000),
     authTimeoutMs: integer(env, 'AUTH_TIMEOUT_MS', AUTH_TIMEOUT_MS, 1),
     pingIntervalMs,
     idleTimeoutMs,

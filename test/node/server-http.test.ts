@@ -161,7 +161,7 @@ describe('server configuration errors', () => {
   function runServer(env: Record<string, string | undefined>): Promise<{ code: number | null; stderr: string; stdout: string }> {
     const full: Record<string, string | undefined> = { ...process.env };
     for (const name of Object.keys(full)) {
-      if (/^(PORT|HOST|JWT_|DATABASE_URL|ALLOWED_ORIGINS|AUTH_TIMEOUT_MS|PING_INTERVAL_MS|IDLE_TIMEOUT_MS|RATE_LIMIT_PER_MINUTE|DEMO|REDIS)/.test(name)) delete full[name];
+      if (/^(PORT|HOST|JWT_|DATABASE_URL|ALLOWED_ORIGINS|AUTH_TIMEOUT_MS|HANDSHAKE_TIMEOUT_MS|PING_INTERVAL_MS|IDLE_TIMEOUT_MS|RATE_LIMIT_PER_MINUTE|DEMO|REDIS)/.test(name)) delete full[name];
     }
     Object.assign(full, { PORT: '0', HOST: '127.0.0.1', JWT_SECRET: TEST_JWT_SECRET, DATABASE_URL: 'sqlite::memory:' }, env);
     for (const [k, v] of Object.entries(full)) if (v === undefined) delete full[k];
@@ -188,6 +188,7 @@ describe('server configuration errors', () => {
     ['AUTH_TIMEOUT_MS=soon', { AUTH_TIMEOUT_MS: 'soon' }, /AUTH_TIMEOUT_MS/],
     ['RATE_LIMIT_PER_MINUTE=-1', { RATE_LIMIT_PER_MINUTE: '-1' }, /RATE_LIMIT_PER_MINUTE/],
     ['IDLE_TIMEOUT_MS=1min', { IDLE_TIMEOUT_MS: '1min' }, /IDLE_TIMEOUT_MS/],
+    ['HANDSHAKE_TIMEOUT_MS=300001 (over Node\'s request timeout)', { HANDSHAKE_TIMEOUT_MS: '300001' }, /HANDSHAKE_TIMEOUT_MS must be a whole number from 1 to 300000/],
     ['DATABASE_URL=mysql://localhost/chat', { DATABASE_URL: 'mysql://localhost/chat' }, /DATABASE_URL/],
   ];
 

@@ -11,9 +11,10 @@ import {
   type HistoryPage,
 } from '../../protocol/index.js';
 import { mayJoin } from '../auth/authorize.js';
+import type { Identity } from '../auth/token-verifier.js';
 import type { AppendResult, HistoryResult, ReadPositions } from '../store/store.js';
 import type { Connection } from './connection.js';
-import type { Hub } from './hub.js';
+import type { Hub, SendAttempt } from './hub.js';
 
 /** Frames after `auth`, one handler per type. */
 export async function handleFrame(hub: Hub, connection: Connection, frame: ClientFrame): Promise<void> {
@@ -134,41 +135,51 @@ async function sendMessage(hub: Hub, connection: Connection, frame: ClientFrameO
 }
 
 /**
- * Stores a send once: a retry arriving while the first attempt is in flight on this instance
- * waits for it (`first` false), and a retry of a stored message (or its id reused in another
- * conversation) is answered from the store before the rate limit is asked, so only new messages
- * take a slot. Resolves undefined when the send was refused and answered (4008).
+ * Stores a send once: a retry arriving while the first attempt is under way on this instance
+ * waits for it and shares its outcome (`first` false). Resolves undefined when the send was
+ * refused and answered (4008).
  */
 async function storeOnce(hub: Hub, connection: Connection, frame: ClientFrameOf<'send_message'>): Promise<{ result: AppendResult; first: boolean } | undefined> {
+  const { message_id } = frame;
+  const running = hub.inflight.get(message_id);
+  const attempt = running ?? hub.track(attemptSend(hub, connection.identity!, frame));
+  if (!running) {
+    hub.inflight.set(message_id, attempt);
+    const forget = () => hub.inflight.delete(message_id);
+    attempt.then(forget, forget);
+  }
+  const outcome = await attempt;
+  if ('retryAfterMs' in outcome) {
+    fail(connection, ErrorCode.RATE_LIMITED, 'too many messages; wait before sending again', message_id, outcome.retryAfterMs);
+    return undefined;
+  }
+  return { result: outcome.result, first: !running };
+}
+
+/**
+ * The store is asked about the message_id before the rate limit is, so a retry of a stored
+ * message (or its id reused in another conversation) never holds a slot: only new messages take one.
+ */
+async function attemptSend(hub: Hub, identity: Identity, frame: ClientFrameOf<'send_message'>): Promise<SendAttempt> {
   const { conversation_id, content, content_type } = frame.payload;
   const { message_id } = frame;
-  const identity = connection.identity!;
-  const running = hub.inflight.get(message_id);
-  if (running) return { result: await running, first: false };
   const stored = await hub.store.find(message_id);
-  if (stored) return { result: { kind: 'duplicate', message: stored }, first: true };
+  if (stored) return { result: { kind: 'duplicate', message: stored } };
   // A retry racing its first attempt on another instance still takes a slot here; the store
   // reports it as a duplicate and the slot is given back below.
   const decision = await hub.rateLimiter.take(identity.userId);
-  if (!decision.ok) {
-    fail(connection, ErrorCode.RATE_LIMITED, 'too many messages; wait before sending again', message_id, decision.retryAfterMs);
-    return undefined;
-  }
+  if (!decision.ok) return { retryAfterMs: decision.retryAfterMs };
   const started = performance.now();
-  const work = hub.track(hub.store.append({ message_id, conversation_id, sender_id: identity.userId, sender_role: identity.role, content, content_type }));
-  hub.inflight.set(message_id, work);
   let result: AppendResult;
   try {
-    result = await work;
+    result = await hub.store.append({ message_id, conversation_id, sender_id: identity.userId, sender_role: identity.role, content, content_type });
   } catch (error) {
     await hub.rateLimiter.refund(identity.userId);
     throw error;
-  } finally {
-    hub.inflight.delete(message_id);
   }
   hub.metrics.storeSeconds.observe((performance.now() - started) / 1000);
   if (result.kind !== 'stored') await hub.rateLimiter.refund(identity.userId);
-  return { result, first: true };
+  return { result };
 }
 
 async function typing(hub: Hub, connection: Connection, frame: ClientFrameOf<'typing'>): Promise<void> {

@@ -8,6 +8,9 @@ import type { AppendResult, Store } from '../store/store.js';
 import type { Registry } from './registry.js';
 import type { TypingThrottle } from './typing-throttle.js';
 
+/** How the first attempt at a send ended: stored (or found stored), or refused by the rate limit. */
+export type SendAttempt = { result: AppendResult } | { retryAfterMs: number };
+
 /** What every connection's handlers share on one instance: wired once, in server.ts. */
 export interface Hub {
   config: Config;
@@ -19,8 +22,8 @@ export interface Hub {
   log: Logger;
   registry: Registry;
   typingThrottle: TypingThrottle;
-  /** Sends being stored on this instance, by message_id: a retry that arrives meanwhile waits for the first. */
-  inflight: Map<string, Promise<AppendResult>>;
+  /** Sends being handled on this instance, by message_id: a retry that arrives meanwhile waits for the first. */
+  inflight: Map<string, Promise<SendAttempt>>;
   /** Work the shutdown waits for (stores in flight). */
   track<T>(work: Promise<T>): Promise<T>;
 }
