@@ -68,6 +68,8 @@ export class ChatEngine {
   private refused = false;
   /** A read position asked for while not connected (a panel open during the join): sent once connected. */
   private unsentRead: { messageId: string; seq: number } | undefined;
+  /** Set by stop(): nothing connects again. */
+  private disposed = false;
 
   constructor(private readonly o: EngineOptions) {}
 
@@ -81,7 +83,7 @@ export class ChatEngine {
 
   /** A reason to try again now (online, page visible, a send, the user): restarts the schedule if it is waiting or spent. */
   wake(manual = false): void {
-    if (this.refused && !manual) return;
+    if (this.disposed || (this.refused && !manual)) return;
     this.refused = false;
     if (this.state === 'stopped' || this.state === 'reconnecting' || (manual && (this.state === 'auth-failed' || this.state === 'replaced'))) {
       if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;
@@ -95,6 +97,7 @@ export class ChatEngine {
 
   /** Closes for good (the element left the page, or the client was closed). */
   stop(): void {
+    this.disposed = true;
     this.cleanupSocket();
     clearTimeout(this.reconnectTimer);
     this.setState('stopped');
@@ -108,6 +111,7 @@ export class ChatEngine {
   }
 
   private async connect(freshToken = false): Promise<void> {
+    if (this.disposed) return;
     this.cleanupSocket();
     this.setState('connecting');
     let token: string;
@@ -320,9 +324,11 @@ export class ChatEngine {
     if (this.o.conversation.highestSeq() > page.last_seq) {
       // The server's store is behind this copy: it was reset. Take the server's version.
       this.o.conversation.dropStored();
+      this.unsentRead = undefined; // a position in the old numbering
       await this.o.store().clearConversation(this.conversationId).catch(() => undefined);
+      this.o.conversation.joinedAtSeq = page.last_seq;
       this.o.emit('reset', {});
-    }
+    } else if (this.o.conversation.highestSeq() === 0) this.o.conversation.joinedAtSeq ??= page.last_seq;
     await this.merge(page.messages);
     this.o.conversation.readSeq = Math.max(this.o.conversation.readSeq, page.read_seq);
     this.peerRead(page.peer_read_seq);

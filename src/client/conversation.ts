@@ -13,6 +13,11 @@ export class Conversation {
   private readonly byId = new Map<string, ClientMessage>();
   peerReadSeq = 0;
   readSeq = 0;
+  /**
+   * The conversation's highest seq when this device first joined it with nothing cached (or
+   * after a store reset): what came up to there was history, what comes after is news.
+   */
+  joinedAtSeq: number | undefined;
 
   constructor(
     readonly conversationId: string,

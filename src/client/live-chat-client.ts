@@ -108,6 +108,11 @@ export class LiveChatClient {
     return this.conversation?.conversationId;
   }
 
+  /** The conversation's highest seq when this device first joined it with nothing cached: up to there is history. */
+  get joinedAtSeq(): number | undefined {
+    return this.conversation?.joinedAtSeq;
+  }
+
   /** The highest seq this user has marked read in this conversation. */
   get readSeq(): number {
     return this.conversation?.readSeq ?? 0;
@@ -141,16 +146,22 @@ export class LiveChatClient {
     const problem = contentProblem(content);
     if (problem) throw new Error(`message ${problem}`);
     await this.ready;
+    this.assertOpen();
     const entry: OutboxEntry = { message_id: newMessageId(), conversation_id: this.conversation.conversationId, content, queued_at: nextQueuedAt(), status: 'queued' };
     await this.persist(() => this.store.putOutbox(entry));
-    this.changed([this.conversation.addPending(entry)]);
-    this.kick();
+    const added = this.conversation.addPending(entry);
+    // Closed while writing: the message stays in this conversation's outbox and goes out when it is next opened.
+    if (!this.closed) {
+      this.changed([added]);
+      this.kick();
+    }
     return this.conversation.get(entry.message_id)!;
   }
 
   /** Sends a failed message again (same message_id, so it can never be stored twice). */
   async retry(messageId: string): Promise<void> {
     await this.ready;
+    this.assertOpen();
     const entry = (await this.store.outbox(this.conversation.conversationId)).find((e) => e.message_id === messageId);
     if (!entry) return;
     await this.persist(() => this.store.putOutbox({ ...entry, status: 'queued' }));
@@ -159,12 +170,14 @@ export class LiveChatClient {
   }
 
   setTyping(isTyping: boolean): void {
+    if (this.closed) return;
     if (this.engine) this.engine.setTyping(isTyping);
     else void this.call('typing', isTyping);
   }
 
   /** Marks everything up to the newest message from others as read (call it while the chat is on screen). */
   markRead(): void {
+    if (this.closed) return;
     const newest = this.messages.filter((m) => !m.mine && m.seq !== undefined).at(-1);
     if (!newest) return;
     if (this.engine) this.engine.markRead(newest.message_id, newest.seq!);
@@ -180,6 +193,7 @@ export class LiveChatClient {
 
   /** Tries again now, also after `stopped`, `auth-failed` (with a fresh token) or `replaced`. */
   reconnect(): void {
+    if (this.closed) return;
     if (this.engine) this.engine.wake(true);
     else void this.call('reconnect');
   }
@@ -188,7 +202,7 @@ export class LiveChatClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.engine?.stop();
+    this.engine?.stop(); // its 'stopped' is not broadcast: the other tabs take the socket over instead
     this.tabs?.close();
     window.removeEventListener('online', this.wake);
     document.removeEventListener('visibilitychange', this.visible);
@@ -212,6 +226,7 @@ export class LiveChatClient {
     this.conversation = new Conversation(conversationId, claims.sub, claims.role);
     const scope = `${options.url}|${claims.sub}|${conversationId}`;
     this.store = options.store ?? (await openChatStore(`live-chat:${claims.sub}@${new URL(options.url, location.href).host}`));
+    if (this.closed) return this.store.close(); // closed while it opened: close() could not close it
     if (!this.store.persistent) this.emit('storage', { persistent: false });
 
     const [cached, pending, reads] = await Promise.all([
@@ -254,7 +269,7 @@ export class LiveChatClient {
           timing: this.timing,
           random: this.options.random ?? Math.random,
           changed: (changes) => this.changed(changes),
-          emit: (type, detail) => this.emit(type, detail, true),
+          emit: (type, detail) => this.emit(type, detail, !this.closed),
           WebSocket: this.options.WebSocket ?? WebSocket,
         });
         this.engine.start();
@@ -262,7 +277,12 @@ export class LiveChatClient {
   }
 
   /** Pushes the outbox toward the wire: here if this tab holds the socket, else through the one that does. */
+  private assertOpen(): void {
+    if (this.closed) throw new Error('live-chat: this client was closed');
+  }
+
   private kick(): void {
+    if (this.closed) return;
     if (this.engine) {
       this.engine.wake();
       void this.engine.flush();
@@ -274,6 +294,7 @@ export class LiveChatClient {
     try {
       await write();
     } catch {
+      this.assertOpen(); // the store was closed with the client, not lost
       if (!this.store.persistent) throw new Error('the message could not be kept');
       const pending = await this.store.outbox(this.conversation.conversationId).catch(() => []);
       this.store = new MemoryChatStore();

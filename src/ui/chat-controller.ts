@@ -27,6 +27,8 @@ export class ChatController implements ReactiveController {
   typing = new Map<string, number>();
   hasOlder = true;
   loadingOlder = false;
+  /** The client could not start (no token it could read): only a new client can recover. */
+  failed = false;
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private unsubscribe: (() => void)[] = [];
 
@@ -80,10 +82,16 @@ export class ChatController implements ReactiveController {
         this.host.requestUpdate();
       }),
     ];
-    client.ready.then(() => {
-      refresh();
-      this.on.ready();
-    }, () => undefined);
+    client.ready.then(
+      () => {
+        if (this.client !== client) return; // replaced while it loaded
+        refresh();
+        this.on.ready();
+      },
+      () => {
+        if (this.client === client) this.failed = true;
+      },
+    );
   }
 
   /** Closes the client, if any, and forgets its conversation. */
@@ -96,20 +104,23 @@ export class ChatController implements ReactiveController {
     this.client = undefined;
     this.messages = [];
     this.hasOlder = true;
+    this.loadingOlder = false;
+    this.failed = false;
+    this.persistent = true;
     this.state = 'idle';
   }
 
   async loadOlder(): Promise<void> {
-    if (!this.client || this.loadingOlder || !this.hasOlder) return;
+    const { client } = this;
+    if (!client || this.loadingOlder || !this.hasOlder) return;
     this.loadingOlder = true;
     this.host.requestUpdate();
-    try {
-      this.hasOlder = await this.client.loadOlder();
-    } finally {
-      this.loadingOlder = false;
-      this.messages = this.client.messages;
-      this.host.requestUpdate();
-    }
+    const hasOlder = await client.loadOlder().catch(() => true);
+    if (this.client !== client) return; // another conversation by now
+    this.hasOlder = hasOlder;
+    this.loadingOlder = false;
+    this.messages = client.messages;
+    this.host.requestUpdate();
   }
 
   private scheduleTypingExpiry(): void {

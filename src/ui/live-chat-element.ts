@@ -60,6 +60,15 @@ const ICON_SEND = html`<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 2
  *   --live-chat-font, --live-chat-radius, --live-chat-width, --live-chat-height, --live-chat-launcher-size,
  *   --live-chat-offset, --live-chat-z-index, --live-chat-shadow
  */
+/** Whether two tokens name the same user (false when either is not a readable JWT). */
+function sameSubject(a: string | undefined, b: string): boolean {
+  try {
+    return a !== undefined && readClaims(a).sub === readClaims(b).sub;
+  } catch {
+    return false;
+  }
+}
+
 export class LiveChatElement extends LitElement {
   static override properties = {
     serverUrl: { type: String, attribute: 'server-url' },
@@ -104,6 +113,8 @@ export class LiveChatElement extends LitElement {
   private usedToken: string | undefined;
   /** The server URL and conversation the running client was started for. */
   private chatKey: string | undefined;
+  /** The server URL and conversation the view's state (read position, scroll, draft) belongs to; kept while off the page. */
+  private viewKey: string | undefined;
   private readonly chat = new ChatController(this, {
     ready: () => this.chatReady(),
     message: (message) => this.received(message),
@@ -115,10 +126,10 @@ export class LiveChatElement extends LitElement {
   /** Whether the cached conversation has loaded (what came before is not news). */
   private loaded = false;
   /**
-   * The highest seq held; a message above it is new. Undefined until there is a baseline: the
-   * cache's newest, or, on a device with nothing cached, the newest of the first join.
+   * Messages above this seq are news. Fixed once known: the newest cached message, or on a
+   * device with nothing cached, the conversation's newest when it first joined.
    */
-  private newestSeq: number | undefined;
+  private newsAfterSeq: number | undefined;
   /** Follow new messages (the reader is at the bottom). */
   private pinned = true;
   private anchor: { id: string; offset: number } | undefined;
@@ -177,9 +188,10 @@ export class LiveChatElement extends LitElement {
     return this.chat.client.send(text);
   }
 
+  /** Tries again now; also gets a client that could not start (its token was unreadable) going with the current token or provider. */
   reconnect(): void {
-    this.connectChat();
-    this.chat.client?.reconnect();
+    if (this.chat.client && !this.chat.failed) this.chat.client.reconnect();
+    else this.connectChat(true);
   }
 
   /** The connection's state (as the last live-chat-status event said). */
@@ -204,7 +216,7 @@ export class LiveChatElement extends LitElement {
   protected override willUpdate(changed: PropertyValues<this>): void {
     this.connectChat();
     // A provider set after a token was refused is a way out of auth-failed.
-    if (changed.has('tokenProvider') && this.tokenProvider && this.chat.state === 'auth-failed') this.chat.client?.reconnect();
+    if (changed.has('tokenProvider') && this.tokenProvider && (this.chat.state === 'auth-failed' || this.chat.failed)) this.reconnect();
     if (changed.has('opened') && changed.get('opened') !== undefined) this.openedChanged();
     this.rememberAnchor();
   }
@@ -225,14 +237,21 @@ export class LiveChatElement extends LitElement {
   /**
    * Starts the connection once the element is on the page with a server URL and a token or
    * provider, and starts it afresh when `server-url` or `conversation-id` change (an agent view
-   * switching conversations). Synchronous, so `send()` works right after the element is added.
+   * switching conversations) or when `restart` says so. Synchronous, so `send()` works right
+   * after the element is added.
    */
-  private connectChat(): void {
+  private connectChat(restart = false): void {
     if (!this.isConnected || !this.serverUrl || !(this.token || this.tokenProvider)) return;
     const key = `${this.serverUrl} ${this.conversationId ?? ''}`;
-    if (this.chat.client && key === this.chatKey) return;
-    if (this.chat.client) this.forgetConversation();
-    this.chatKey = key;
+    if (this.chat.client && key === this.chatKey && !restart) return;
+    if (this.chat.client) {
+      this.chat.stop();
+      this.statusChanged('idle');
+    }
+    this.loaded = false;
+    this.newsAfterSeq = undefined;
+    if (key !== this.viewKey) this.forgetView();
+    this.chatKey = this.viewKey = key;
     this.usedToken = undefined;
     this.chat.start({ url: this.serverUrl, tokenProvider: this.provideToken, conversationId: this.conversationId });
   }
@@ -248,31 +267,24 @@ export class LiveChatElement extends LitElement {
   private tokenChanged(token: string): void {
     const previous = this.token;
     this.token = token;
-    const client = this.chat.client;
-    if (!client || this.tokenProvider) return;
-    let sameUser = false;
-    try {
-      sameUser = previous !== undefined && readClaims(previous).sub === readClaims(token).sub;
-    } catch {
-      // not a JWT: the server will say so
-    }
-    if (!sameUser) {
-      this.chatKey = undefined; // the next connectChat() starts over for this user
-      this.requestUpdate();
-    } else if (this.chat.state === 'auth-failed') client.reconnect();
+    if (this.tokenProvider) return; // preferred; the attribute waits
+    if (!sameSubject(previous, token)) {
+      this.viewKey = undefined; // what the view knew was another user's
+      if (this.chat.client) this.connectChat(true);
+    } else if (this.chat.state === 'auth-failed' || this.chat.failed) this.reconnect();
   }
 
-  /** Drops what the view knew of the conversation it showed (the client is being replaced). */
-  private forgetConversation(): void {
-    this.chat.stop();
-    this.loaded = false;
-    this.newestSeq = undefined;
+  /** Forgets what the view knew of the conversation it showed: it shows another one now. */
+  private forgetView(): void {
     this.seenSeq = 0;
     this.dividerSeq = undefined;
     this.announceAfterSeq = Number.POSITIVE_INFINITY;
     this.pinned = true;
     this.windowStart = 0;
     this.windowEnd = undefined;
+    const input = this.input;
+    if (input) input.value = ''; // a draft written to one conversation is not sent to another
+    this.setTyping(false);
     this.countUnread();
   }
 
@@ -280,7 +292,7 @@ export class LiveChatElement extends LitElement {
     super.disconnectedCallback(); // the controller closes the client
     this.chatKey = undefined;
     this.loaded = false;
-    this.newestSeq = undefined;
+    this.newsAfterSeq = undefined;
     window.visualViewport?.removeEventListener('resize', this.viewportChanged);
     document.removeEventListener('visibilitychange', this.visibilityChanged);
     clearTimeout(this.typingIdle);
@@ -337,14 +349,14 @@ export class LiveChatElement extends LitElement {
   private chatReady(): void {
     this.loaded = true;
     const newest = this.highestSeq();
-    if (newest) this.newestSeq = newest;
+    if (newest) this.newsAfterSeq = newest; // else the join says where news starts
     this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0);
     this.countUnread();
   }
 
   private chatReset(): void {
-    this.newestSeq = this.highestSeq();
-    this.seenSeq = Math.min(this.seenSeq, this.newestSeq);
+    this.newsAfterSeq = this.chat.client?.joinedAtSeq ?? this.highestSeq();
+    this.seenSeq = Math.min(this.seenSeq, this.newsAfterSeq);
     this.countUnread();
   }
 
@@ -352,17 +364,14 @@ export class LiveChatElement extends LitElement {
     return Math.max(0, ...this.chat.messages.map((m) => m.seq ?? 0));
   }
 
-  /** A message appeared: new (live, missed while offline, or written here), or older history scrolled to. */
+  /** A message appeared: news (written here, arriving live, missed while offline) or history (the first page on a new device, older pages). */
   private received(message: ClientMessage): void {
     if (!this.loaded) return; // from the cache; chatReady() counts it
-    if (message.seq !== undefined) {
-      // Older history, or the first join's page on a device that had nothing cached: not news.
-      if (this.newestSeq === undefined || message.seq <= this.newestSeq) return;
-      this.newestSeq = message.seq;
-    }
-    dispatch(this, 'live-chat-message', { message });
+    this.newsAfterSeq ??= this.chat.client?.joinedAtSeq;
+    const news = message.seq === undefined || (this.newsAfterSeq !== undefined && message.seq > this.newsAfterSeq);
+    if (news) dispatch(this, 'live-chat-message', { message });
     if (message.mine || message.seq === undefined) {
-      if (message.mine) this.pinned = true; // your own message brings you to the bottom
+      if (news) this.pinned = true; // your own message brings you to the bottom
       return;
     }
     if (message.seq > this.announceAfterSeq) {
@@ -375,16 +384,16 @@ export class LiveChatElement extends LitElement {
   }
 
   private statusChanged(status: ConnectionState): void {
-    if (status === this.lastStatus) return;
-    this.lastStatus = status;
     if (status === 'connected') {
       // Messages up to now came with the join; announce only what arrives after.
       const highest = this.highestSeq();
       this.announceAfterSeq = highest;
-      if (this.loaded) this.newestSeq ??= highest;
-      if (!this.seenSeq) this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0);
+      this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0); // read on another device, perhaps
+      if (this.loaded) this.newsAfterSeq ??= this.chat.client?.joinedAtSeq ?? highest;
       this.countUnread();
     }
+    if (status === this.lastStatus) return;
+    this.lastStatus = status;
     dispatch(this, 'live-chat-status', { status });
   }
 

@@ -2,7 +2,7 @@
 // receiving, statuses, read receipts, typing, history, and a reload in the middle.
 import { expect } from '@open-wc/testing';
 import { LiveChatClient, type ClientMessage, type LiveChatClientOptions } from '../../src/client/index.js';
-import { makeToken, record, startChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+import { makeToken, record, sleep, startChatServer, storedContents, trackedWebSocket, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 describe('LiveChatClient lifecycle', () => {
   let server: ServerInfo;
@@ -142,5 +142,24 @@ describe('LiveChatClient lifecycle', () => {
     await waitFor(() => seen.filter((m) => m.seq).length === 3, 'three messages');
     expect(seen.map((m) => m.content)).to.deep.equal(['agent 1', 'agent 2', 'agent 3']);
     expect(seen.every((m) => !m.mine && m.sender_role === 'agent')).to.equal(true);
+  });
+
+  it('closed with a send under way, it stays closed: no new socket, and the message is kept in the outbox or refused, never half-sent', async () => {
+    const sub = uniqueId('visitor');
+    const { WebSocket, sockets } = trackedWebSocket();
+    const client = open({ token: await makeToken({ sub }), WebSocket });
+    await waitForState(client, 'connected');
+    const sending = client.send('written as the page closed').then(
+      () => 'kept',
+      (error: Error) => error.message,
+    );
+    client.close();
+    expect(await sending).to.match(/^kept$|closed/);
+    await sleep(1500);
+    expect(sockets.filter((s) => s.readyState !== WebSocket.CLOSED)).to.have.length(0);
+    expect(sockets).to.have.length(1);
+    client.reconnect();
+    await sleep(200);
+    expect(sockets).to.have.length(1);
   });
 });

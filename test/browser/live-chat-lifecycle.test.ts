@@ -3,6 +3,7 @@
 // reloaded (cached messages are not news and read ones are not unread).
 import { expect, oneEvent } from '@open-wc/testing';
 import { LiveChatClient } from '../../src/client/index.js';
+import { MemoryChatStore } from '../../src/outbox/index.js';
 import type { LiveChatEventDetails, LiveChatEventName } from '../../src/ui/events.js';
 import { defineLiveChat } from '../../src/ui/define.js';
 import type { LiveChatElement } from '../../src/ui/live-chat-element.js';
@@ -181,5 +182,95 @@ describe('<live-chat> on a page', () => {
     await waitFor(() => texts(el).includes('while you look'), 'shown');
     await waitFor(() => agent.messages.some((m) => m.content === 'while you look' && m.status === 'read'), 'read at once');
     expect(unread.filter((u) => u.count > 0)).to.deep.equal([]);
+  });
+
+  it('a token it cannot read (not a JWT): auth-failed; a tokenProvider set afterwards gets it going', async () => {
+    const visitorId = uniqueId('v');
+    const el = element({ token: 'not-a-jwt' });
+    const errors = heard(el, 'live-chat-error');
+    document.body.append(el);
+    await waitFor(() => el.status === 'auth-failed', 'auth-failed');
+    expect(errors.map((e) => e.code)).to.deep.equal([4001]);
+    el.tokenProvider = () => makeToken({ sub: visitorId });
+    await waitFor(() => el.status === 'connected', 'connected with the provider token');
+    await el.send('now it works');
+  });
+
+  it('switched to another conversation before the first one loaded: only the second is shown, and its cached messages are not news', async () => {
+    const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
+    const [first, second] = [uniqueId('v'), uniqueId('v')];
+    for (const [conversation, text] of [[first, 'first conversation'], [second, 'second conversation']] as const) {
+      const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: conversation }) });
+      cleanup.push(() => visitor.close());
+      await visitor.send(text);
+      await waitFor(() => storedContents(visitor).length === 1, 'stored');
+    }
+    // The agent has seen the second conversation before, so it is in this device's cache.
+    const earlier = element({ token: agentToken, 'conversation-id': second });
+    document.body.append(earlier);
+    await waitFor(() => texts(earlier).join() === 'second conversation', 'the second conversation cached');
+    earlier.remove();
+
+    const el = element({ 'conversation-id': first });
+    let calls = 0;
+    // The first conversation's client waits for its token, so it finishes loading long after the switch.
+    el.tokenProvider = async () => {
+      if (calls++ === 0) await sleep(1500);
+      return agentToken;
+    };
+    const messages = heard(el, 'live-chat-message');
+    document.body.append(el);
+    el.setAttribute('conversation-id', second);
+    await waitFor(() => el.status === 'connected', 'connected');
+    await sleep(2000);
+    expect(texts(el)).to.deep.equal(['second conversation']);
+    expect(messages).to.deep.equal([]);
+  });
+
+  it('what was read on another device is not counted unread here after a reload', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const agent = await agentFor(visitorId);
+    await agent.send('one');
+    const el = element({ token, mode: 'launcher', open: '' });
+    document.body.append(el);
+    await waitFor(() => agent.messages.some((m) => m.content === 'one' && m.status === 'read'), 'read here');
+    el.remove();
+    await agent.send('two');
+    await agent.send('three');
+    // The visitor's phone reads them.
+    const phone = new LiveChatClient({ url: server.wsUrl, token, shareConnection: false, store: new MemoryChatStore() });
+    cleanup.push(() => phone.close());
+    await waitFor(() => storedContents(phone).length === 3, 'the phone has them');
+    phone.markRead();
+    await waitFor(() => agent.messages.some((m) => m.content === 'three' && m.status === 'read'), 'read on the phone');
+
+    const again = element({ token, mode: 'launcher' });
+    const unread = heard(again, 'live-chat-unread');
+    document.body.append(again);
+    await waitFor(() => again.status === 'connected', 'connected');
+    await sleep(300);
+    expect(unread.at(-1)?.count ?? 0).to.equal(0);
+  });
+
+  it('conversation-id changed while off the page: put back, it counts the new conversation\'s unread from zero', async () => {
+    const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
+    const [seen, unseen] = [uniqueId('v'), uniqueId('v')];
+    for (const [conversation, count] of [[seen, 4], [unseen, 2]] as const) {
+      const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: conversation }) });
+      cleanup.push(() => visitor.close());
+      for (let i = 0; i < count; i++) await visitor.send(`${conversation} ${i}`);
+      await waitFor(() => storedContents(visitor).length === count, 'stored');
+    }
+    const el = element({ token: agentToken, 'conversation-id': seen, mode: 'launcher', open: '' });
+    document.body.append(el);
+    await waitFor(() => texts(el).length === 4, 'the first conversation, read');
+    el.close();
+    el.remove();
+    el.setAttribute('conversation-id', unseen);
+    const unread = heard(el, 'live-chat-unread');
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected');
+    await waitFor(() => unread.at(-1)?.count === 2, 'two unread in the other conversation');
   });
 });
