@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/free-port.js';
@@ -221,16 +221,36 @@ describe('startPostgres', () => {
 describe('cleanup registry', () => {
   const redisModule = fileURLToPath(new URL('../helpers/redis.js', import.meta.url));
 
+  /**
+   * Resolves once process `pid` has ended (a zombie awaiting its reaper counts: it runs nothing
+   * and holds no port). Checked by pid, not by probing the port: other test files running at the
+   * same time may be handed that port as soon as it is free.
+   */
+  async function ended(pid: number): Promise<boolean> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      let state: string | undefined;
+      try {
+        state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+      } catch {
+        return true;
+      }
+      if (state === 'Z') return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
   test('a process that exits without stop() does not leak redis', async () => {
     const { code, stdout, stderr } = await runNode(`
       const { startRedis } = await import(${JSON.stringify(redisModule)});
       const r = await startRedis();
-      console.log(JSON.stringify({ port: r.port, dir: r.dir }));
+      console.log(JSON.stringify({ pid: r.pid, dir: r.dir }));
       process.exit(3);
     `);
     assert.equal(code, 3, stderr);
-    const { port, dir } = JSON.parse(stdout) as { port: number; dir: string };
-    assert.equal(await probeConnect(port), 'ECONNREFUSED');
+    const { pid, dir } = JSON.parse(stdout) as { pid: number; dir: string };
+    assert.equal(await ended(pid), true, `redis-server ${pid} still running`);
     assert.equal(existsSync(dir), false);
   });
 
@@ -238,12 +258,12 @@ describe('cleanup registry', () => {
     const { code, stdout } = await runNode(`
       const { startRedis } = await import(${JSON.stringify(redisModule)});
       const r = await startRedis();
-      console.log(JSON.stringify({ port: r.port, dir: r.dir }));
+      console.log(JSON.stringify({ pid: r.pid, dir: r.dir }));
       throw new Error('boom');
     `);
     assert.notEqual(code, 0);
-    const { port, dir } = JSON.parse(stdout) as { port: number; dir: string };
-    assert.equal(await probeConnect(port), 'ECONNREFUSED');
+    const { pid, dir } = JSON.parse(stdout) as { pid: number; dir: string };
+    assert.equal(await ended(pid), true, `redis-server ${pid} still running`);
     assert.equal(existsSync(dir), false);
   });
 
@@ -251,14 +271,14 @@ describe('cleanup registry', () => {
     const { signal, stdout } = await runNode(`
       const { startRedis } = await import(${JSON.stringify(redisModule)});
       const r = await startRedis();
-      console.log(JSON.stringify({ port: r.port, dir: r.dir }));
+      console.log(JSON.stringify({ pid: r.pid, dir: r.dir }));
       process.kill(process.pid, 'SIGTERM');
       setTimeout(() => {}, 10_000);
     `);
     // Re-raised after cleanup, so the process still dies *by* SIGTERM.
     assert.equal(signal, 'SIGTERM');
-    const { port, dir } = JSON.parse(stdout) as { port: number; dir: string };
-    assert.equal(await probeConnect(port), 'ECONNREFUSED');
+    const { pid, dir } = JSON.parse(stdout) as { pid: number; dir: string };
+    assert.equal(await ended(pid), true, `redis-server ${pid} still running`);
     assert.equal(existsSync(dir), false);
   });
 });
