@@ -1,11 +1,11 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import type { ClientMessage, ConnectionState, TokenProvider } from '../client/index.js';
+import { readClaims } from '../client/token.js';
 import { contentProblem } from '../protocol/index.js';
 import { ChatController } from './chat-controller.js';
 import { dispatch } from './events.js';
 import { format, isRtl, pickStrings, type Strings } from './i18n.js';
 import { linkify } from './linkify.js';
-import { readClaims } from '../client/token.js';
 import { styles } from './styles.js';
 
 /** At most this many messages are in the DOM; scrolling moves the window (10,000-message histories stay smooth). */
@@ -21,6 +21,15 @@ const TYPING_IDLE_MS = 3000;
 const ICON_CHAT = html`<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z" /></svg>`;
 const ICON_CLOSE = html`<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z" /></svg>`;
 const ICON_SEND = html`<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 20.5V14l9-2-9-2V3.5L22 12z" /></svg>`;
+
+/** Whether two tokens name the same user (false when either is not a readable JWT). */
+function sameSubject(a: string | undefined, b: string): boolean {
+  try {
+    return a !== undefined && readClaims(a).sub === readClaims(b).sub;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * `<live-chat>`: the embeddable chat widget.
@@ -60,15 +69,6 @@ const ICON_SEND = html`<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 2
  *   --live-chat-font, --live-chat-radius, --live-chat-width, --live-chat-height, --live-chat-launcher-size,
  *   --live-chat-offset, --live-chat-z-index, --live-chat-shadow
  */
-/** Whether two tokens name the same user (false when either is not a readable JWT). */
-function sameSubject(a: string | undefined, b: string): boolean {
-  try {
-    return a !== undefined && readClaims(a).sub === readClaims(b).sub;
-  } catch {
-    return false;
-  }
-}
-
 export class LiveChatElement extends LitElement {
   static override properties = {
     serverUrl: { type: String, attribute: 'server-url' },
