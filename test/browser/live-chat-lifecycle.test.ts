@@ -49,6 +49,16 @@ describe('<live-chat> on a page', () => {
     return agent;
   }
 
+  /** Each visitor writes these messages into their own conversation; resolves once all are stored. */
+  async function seed(byConversation: Record<string, string[]>) {
+    for (const [conversation, texts] of Object.entries(byConversation)) {
+      const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: conversation }) });
+      cleanup.push(() => visitor.close());
+      for (const text of texts) await visitor.send(text);
+      await waitFor(() => storedContents(visitor).length === texts.length, 'stored');
+    }
+  }
+
   it('send() right after the element is added resolves, and the message is delivered', async () => {
     const visitorId = uniqueId('v');
     const agent = await agentFor(visitorId);
@@ -113,12 +123,7 @@ describe('<live-chat> on a page', () => {
 
   it('conversation-id and server-url changed at runtime: the element shows the new conversation, not the old one', async () => {
     const [first, second] = [uniqueId('v'), uniqueId('v')];
-    for (const [conversation, text] of [[first, 'in the first'], [second, 'in the second']] as const) {
-      const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: conversation }) });
-      cleanup.push(() => visitor.close());
-      await visitor.send(text);
-      await waitFor(() => storedContents(visitor).length === 1, 'stored');
-    }
+    await seed({ [first]: ['in the first'], [second]: ['in the second'] });
     const el = element({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), 'conversation-id': first });
     document.body.append(el);
     await waitFor(() => texts(el).join() === 'in the first', 'the first conversation');
@@ -199,12 +204,7 @@ describe('<live-chat> on a page', () => {
   it('switched to another conversation before the first one loaded: only the second is shown, and its cached messages are not news', async () => {
     const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
     const [first, second] = [uniqueId('v'), uniqueId('v')];
-    for (const [conversation, text] of [[first, 'first conversation'], [second, 'second conversation']] as const) {
-      const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: conversation }) });
-      cleanup.push(() => visitor.close());
-      await visitor.send(text);
-      await waitFor(() => storedContents(visitor).length === 1, 'stored');
-    }
+    await seed({ [first]: ['first conversation'], [second]: ['second conversation'] });
     // The agent has seen the second conversation before, so it is in this device's cache.
     const earlier = element({ token: agentToken, 'conversation-id': second });
     document.body.append(earlier);
@@ -256,12 +256,7 @@ describe('<live-chat> on a page', () => {
   it('conversation-id changed while off the page: put back, it counts the new conversation\'s unread from zero', async () => {
     const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
     const [seen, unseen] = [uniqueId('v'), uniqueId('v')];
-    for (const [conversation, count] of [[seen, 4], [unseen, 2]] as const) {
-      const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: conversation }) });
-      cleanup.push(() => visitor.close());
-      for (let i = 0; i < count; i++) await visitor.send(`${conversation} ${i}`);
-      await waitFor(() => storedContents(visitor).length === count, 'stored');
-    }
+    await seed({ [seen]: ['a', 'b', 'c', 'd'], [unseen]: ['e', 'f'] });
     const el = element({ token: agentToken, 'conversation-id': seen, mode: 'launcher', open: '' });
     document.body.append(el);
     await waitFor(() => texts(el).length === 4, 'the first conversation, read');
