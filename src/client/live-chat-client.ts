@@ -254,7 +254,7 @@ export class LiveChatClient {
   /** This tab holds the device's socket now (first, or after the holding tab went away). */
   private lead(shared: boolean): void {
     if (this.closed) return;
-    const deviceIdFor = async () => (shared ? this.store.deviceId() : undefined);
+    const deviceIdFor = async () => (shared ? this.store.deviceId(this.conversation.conversationId) : undefined);
     void deviceIdFor()
       .catch(() => undefined)
       .then((deviceId) => {

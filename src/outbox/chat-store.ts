@@ -24,8 +24,12 @@ export interface ReadState {
  */
 export interface ChatStore {
   readonly persistent: boolean;
-  /** A stable id for this browser profile, made on first use. */
-  deviceId(): Promise<string>;
+  /**
+   * A stable id for this browser profile's connection to one conversation, made on first use.
+   * Per conversation because the tabs share one socket per conversation: an agent with two
+   * conversations open in two tabs holds two sockets, which must not replace each other (4009).
+   */
+  deviceId(conversationId: string): Promise<string>;
   putOutbox(entry: OutboxEntry): Promise<void>;
   /** The conversation's unacked messages, oldest first. */
   outbox(conversationId: string): Promise<OutboxEntry[]>;

@@ -36,12 +36,21 @@ export class IdbChatStore implements ChatStore {
     return new IdbChatStore(db);
   }
 
-  async deviceId(): Promise<string> {
+  /** Writes and removes a key: throws where the browser opens the database but refuses writes. */
+  async checkWritable(): Promise<void> {
     const tx = this.db.transaction('meta', 'readwrite');
-    const existing = await tx.store.get(DEVICE_KEY);
+    await tx.store.put('yes', 'writable');
+    await tx.store.delete('writable');
+    await tx.done;
+  }
+
+  async deviceId(conversationId: string): Promise<string> {
+    const key = `${DEVICE_KEY}:${conversationId}`;
+    const tx = this.db.transaction('meta', 'readwrite');
+    const existing = await tx.store.get(key);
     if (typeof existing === 'string') return existing;
     const id = newMessageId();
-    await tx.store.put(id, DEVICE_KEY);
+    await tx.store.put(id, key);
     await tx.done;
     return id;
   }

@@ -4,13 +4,15 @@ import type { ChatStore, OutboxEntry, ReadState } from './chat-store.js';
 /** The fallback where IndexedDB is missing or refuses (private modes, some in-app browsers): lasts as long as the page. */
 export class MemoryChatStore implements ChatStore {
   readonly persistent = false;
-  private readonly device = newMessageId();
+  private readonly devices = new Map<string, string>();
   private readonly pending = new Map<string, OutboxEntry>();
   private readonly cached = new Map<string, ChatMessage>();
   private readonly reads = new Map<string, ReadState>();
 
-  async deviceId(): Promise<string> {
-    return this.device;
+  async deviceId(conversationId: string): Promise<string> {
+    let id = this.devices.get(conversationId);
+    if (!id) this.devices.set(conversationId, (id = newMessageId()));
+    return id;
   }
   async putOutbox(entry: OutboxEntry): Promise<void> {
     this.pending.set(entry.message_id, { ...entry });

@@ -9,7 +9,7 @@ import { MemoryChatStore } from './memory-chat-store.js';
 export async function openChatStore(name = 'live-chat'): Promise<ChatStore> {
   try {
     const store = await IdbChatStore.open(name);
-    await store.deviceId(); // a real write: some browsers open the database and then refuse writes
+    await store.checkWritable(); // some browsers open the database and then refuse writes
     return store;
   } catch {
     return new MemoryChatStore();

@@ -111,6 +111,10 @@ export class LiveChatElement extends LitElement {
   private token: string | undefined;
   /** The `token` value last handed to the client: the same one is not offered again after a refusal. */
   private usedToken: string | undefined;
+  /** A provider asked for a token that has not answered yet. */
+  private askedProvider: TokenProvider | undefined;
+  /** Messages written here whose live-chat-message has fired (send() fires it if a switch got in the way). */
+  private readonly heardOwn = new Set<string>();
   /** The server URL and conversation the running client was started for. */
   private chatKey: string | undefined;
   /** The server URL and conversation the view's state (read position, scroll, draft) belongs to; kept while off the page. */
@@ -184,8 +188,12 @@ export class LiveChatElement extends LitElement {
   /** Writes a message; resolves once it is in the outbox (before the network). */
   async send(text: string) {
     this.connectChat(); // attributes set in this same task have not been rendered yet
-    if (!this.chat.client) throw new Error('live-chat is not connected: put it on the page with server-url and a token (or tokenProvider) first');
-    return this.chat.client.send(text);
+    const { client } = this.chat;
+    if (!client) throw new Error('live-chat is not connected: put it on the page with server-url and a token (or tokenProvider) first');
+    const message = await client.send(text);
+    // Removed or switched while it was written: it waits in that conversation's outbox, and the page still hears of it.
+    if (!this.heardOwn.has(message.message_id)) dispatch(this, 'live-chat-message', { message });
+    return message;
   }
 
   /** Tries again now; also gets a client that could not start (its token was unreadable) going with the current token or provider. */
@@ -215,8 +223,7 @@ export class LiveChatElement extends LitElement {
 
   protected override willUpdate(changed: PropertyValues<this>): void {
     this.connectChat();
-    // A provider set after a token was refused is a way out of auth-failed.
-    if (changed.has('tokenProvider') && this.tokenProvider && (this.chat.state === 'auth-failed' || this.chat.failed)) this.reconnect();
+    if (changed.has('tokenProvider') && this.tokenProvider) this.providerChanged();
     if (changed.has('opened') && changed.get('opened') !== undefined) this.openedChanged();
     this.rememberAnchor();
   }
@@ -245,6 +252,7 @@ export class LiveChatElement extends LitElement {
     const key = `${this.serverUrl} ${this.conversationId ?? ''}`;
     if (this.chat.client && key === this.chatKey && !restart) return;
     if (this.chat.client) {
+      this.setTyping(false); // the other side must not see "typing" for good
       this.chat.stop();
       this.statusChanged('idle');
     }
@@ -258,10 +266,27 @@ export class LiveChatElement extends LitElement {
 
   /** What the client calls for a token: the provider when one is set (whenever it was set), else the `token` attribute. */
   private readonly provideToken = async (): Promise<string> => {
-    if (this.tokenProvider) return this.tokenProvider();
+    const provider = this.tokenProvider;
+    if (provider) {
+      this.askedProvider = provider;
+      try {
+        return await provider();
+      } finally {
+        if (this.askedProvider === provider) this.askedProvider = undefined;
+      }
+    }
     if (!this.token || this.token === this.usedToken) throw new Error('the token was refused and there is no other: set a new token attribute or a tokenProvider');
     return (this.usedToken = this.token);
   };
+
+  /**
+   * A new provider is asked from the next token on. A client that has no session to keep (its
+   * token was refused or unreadable, or an older provider has not answered) starts over with it.
+   */
+  private providerChanged(): void {
+    const waiting = this.askedProvider !== undefined && this.askedProvider !== this.tokenProvider;
+    if (this.chat.client && (waiting || this.chat.failed || this.chat.state === 'auth-failed')) this.connectChat(true);
+  }
 
   /** A new `token` attribute: another user means another conversation; the same user may use it to get out of auth-failed. */
   private tokenChanged(token: string): void {
@@ -289,6 +314,7 @@ export class LiveChatElement extends LitElement {
   }
 
   override disconnectedCallback(): void {
+    this.setTyping(false);
     super.disconnectedCallback(); // the controller closes the client
     this.chatKey = undefined;
     this.loaded = false;
@@ -369,7 +395,10 @@ export class LiveChatElement extends LitElement {
     if (!this.loaded) return; // from the cache; chatReady() counts it
     this.newsAfterSeq ??= this.chat.client?.joinedAtSeq;
     const news = message.seq === undefined || (this.newsAfterSeq !== undefined && message.seq > this.newsAfterSeq);
-    if (news) dispatch(this, 'live-chat-message', { message });
+    if (news) {
+      if (message.seq === undefined) this.heardOwn.add(message.message_id);
+      dispatch(this, 'live-chat-message', { message });
+    }
     if (message.mine || message.seq === undefined) {
       if (news) this.pinned = true; // your own message brings you to the bottom
       return;

@@ -54,9 +54,9 @@ export const waitForState = (client: LiveChatClient, state: ConnectionState, tim
  * Authenticates a raw socket as this browser profile's device for `sub` (its device id read from
  * IndexedDB), as a newer connection elsewhere would: the client's own connection gets 4009.
  */
-export async function connectSameDevice(server: ServerInfo, sub: string, token: string): Promise<WebSocket> {
+export async function connectSameDevice(server: ServerInfo, sub: string, token: string, conversationId = sub): Promise<WebSocket> {
   const store = await IdbChatStore.open(`live-chat:${sub}@${new URL(server.wsUrl).host}`);
-  const deviceId = await store.deviceId();
+  const deviceId = await store.deviceId(conversationId);
   store.close();
   const socket = new WebSocket(server.wsUrl);
   await new Promise((resolve) => (socket.onopen = resolve));

@@ -268,4 +268,63 @@ describe('<live-chat> on a page', () => {
     await waitFor(() => el.status === 'connected', 'connected');
     await waitFor(() => unread.at(-1)?.count === 2, 'two unread in the other conversation');
   });
+
+  it('one agent with two conversations open at once (two elements, one profile): neither replaces the other', async () => {
+    const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
+    const [first, second] = [uniqueId('v'), uniqueId('v')];
+    const views = [first, second].map((conversation) => element({ token: agentToken, 'conversation-id': conversation }));
+    const errors = views.map((view) => heard(view, 'live-chat-error'));
+    for (const view of views) {
+      document.body.append(view);
+      await waitFor(() => view.status === 'connected', 'connected');
+    }
+    await sleep(1000);
+    expect(views.map((view) => view.status)).to.deep.equal(['connected', 'connected']);
+    expect(errors.flat()).to.deep.equal([]);
+    await seed({ [first]: ['to the first view'] });
+    await waitFor(() => texts(views[0]!).includes('to the first view'), 'delivered live to the first view');
+  });
+
+  it('a tokenProvider replaced while the old one has not answered: the new one is asked and the element connects', async () => {
+    const visitorId = uniqueId('v');
+    const el = element({});
+    el.tokenProvider = () => new Promise<string>(() => undefined); // never answers
+    document.body.append(el);
+    await sleep(200);
+    el.tokenProvider = () => makeToken({ sub: visitorId });
+    await waitFor(() => el.status === 'connected', 'connected with the second provider');
+  });
+
+  it('send() and then a switch of conversation at once: the message still fires live-chat-message, once', async () => {
+    const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
+    const [first, second] = [uniqueId('v'), uniqueId('v')];
+    const el = element({ token: agentToken, 'conversation-id': first });
+    const messages = heard(el, 'live-chat-message');
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected');
+    const sending = el.send('written just before the switch');
+    await Promise.resolve();
+    el.setAttribute('conversation-id', second);
+    const message = await sending;
+    expect(messages.map((m) => m.message.message_id)).to.deep.equal([message.message_id]);
+  });
+
+  it('switching conversation while typing tells the first conversation that typing stopped', async () => {
+    const [first, second] = [uniqueId('v'), uniqueId('v')];
+    const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: first }) });
+    cleanup.push(() => visitor.close());
+    await waitForState(visitor, 'connected');
+    const typing: boolean[] = [];
+    visitor.on('typing', (t) => typing.push(t.is_typing));
+    const el = element({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), 'conversation-id': first });
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected');
+    const input = el.shadowRoot!.querySelector('textarea')!;
+    input.value = 'half a thought';
+    input.dispatchEvent(new Event('input'));
+    await waitFor(() => typing.at(-1) === true, 'typing on');
+    el.setAttribute('conversation-id', second);
+    await waitFor(() => typing.at(-1) === false, 'typing off');
+    expect(input.value).to.equal('');
+  });
 });
