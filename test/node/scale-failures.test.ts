@@ -4,6 +4,7 @@
 // instance; subscriptions come back), an instance started while Redis is down, and PostgreSQL
 // stopped and started (4100 and 503, then recovery). Real redis-server, PostgreSQL and servers.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, clientFrame, newMessageId } from '../../src/protocol/index.js';
 import { startPostgres, type PostgresInstance } from '../helpers/postgres.js';
@@ -28,6 +29,11 @@ const healthStatus = async (server: ServerProcess) => (await fetch(`${server.url
 async function received(client: TestClient, conv: string, count: number, timeoutMs = 10_000): Promise<Frame[]> {
   await until(`${count} messages`, () => client.log.filter(is.newMessage(conv)).length >= count, timeoutMs).catch(() => undefined);
   return client.log.filter(is.newMessage(conv));
+}
+
+/** The pids of `pid`'s children (PostgreSQL's backends and workers under its postmaster). */
+function childPids(pid: number): Promise<number[]> {
+  return new Promise((resolve) => execFile('pgrep', ['-P', String(pid)], (_error, stdout) => resolve(stdout.split('\n').filter(Boolean).map(Number))));
 }
 
 describe('scale-out when Redis or PostgreSQL fails', () => {
@@ -197,19 +203,33 @@ describe('scale-out when Redis or PostgreSQL fails', () => {
     }
   });
 
-  it('while PostgreSQL is stopped sends get 4100 (nothing stored) and /healthz 503; after it starts again the retry is stored once and delivered', async () => {
+  it('while PostgreSQL hangs a ping is still answered at once; while it is stopped sends get 4100 (nothing stored) and /healthz 503; after it starts again the retry is stored once and delivered', async () => {
     const { conv, user, agent } = await room();
     const before = await user.sendMessage(conv, 'before');
     assert.equal(before.payload.seq, 1);
     await agent.next(is.newMessage(conv, before.payload.message_id));
 
+    // A store that hangs (every PostgreSQL process stopped): a ping is answered at once, not
+    // behind the send that waits on the store.
+    const frozen = [pg.pid, ...(await childPids(pg.pid))];
+    const hanging = newMessageId();
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    try {
+      user.postMessage(conv, 'while the store hangs', hanging);
+      user.send(clientFrame('ping', {}));
+      const firstAnswer = await user.next((f) => f.type === 'pong' || is.answerTo(hanging)(f), 10_000);
+      assert.equal(firstAnswer.type, 'pong', 'a ping is answered at once, not behind a send waiting on the store');
+      assert.deepEqual(await user.collect(is.answerTo(hanging), 300), [], 'the send waits while the store hangs');
+    } finally {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+    }
+    assert.equal((await user.next(is.answerTo(hanging), 10_000)).type, 'message_ack');
+    await agent.next(is.newMessage(conv, hanging));
+
     await pg.stop();
     const id = newMessageId();
     try {
       user.postMessage(conv, 'while the store is down', id);
-      user.send(clientFrame('ping', {}));
-      const firstAnswer = await user.next((f) => f.type === 'pong' || is.answerTo(id)(f), 10_000);
-      assert.equal(firstAnswer.type, 'pong', 'a ping is answered at once, not behind a send waiting on the store');
       const refused = await user.next(is.answerTo(id), 10_000);
       assert.equal(refused.type, 'error', JSON.stringify(refused));
       assert.equal(refused.payload.code, ErrorCode.SERVER_ERROR);
@@ -229,10 +249,10 @@ describe('scale-out when Redis or PostgreSQL fails', () => {
     await until('healthy again', async () => (await healthStatus(a)) === 200 && (await healthStatus(b)) === 200, 15_000);
     const retry = await user.sendMessage(conv, 'while the store is down', id, 10_000);
     assert.equal(retry.type, 'message_ack', JSON.stringify(retry));
-    assert.equal(retry.payload.seq, 2, 'no seq was used by the refused attempt');
+    assert.equal(retry.payload.seq, 3, 'no seq was used by the refused attempt');
     const delivered = await agent.next(is.newMessage(conv, id));
-    assert.equal(delivered.payload.seq, 2);
-    assert.equal((await user.sendMessage(conv, 'after')).payload.seq, 3);
+    assert.equal(delivered.payload.seq, 3);
+    assert.equal((await user.sendMessage(conv, 'after')).payload.seq, 4);
     for (const server of [a, b]) assert.equal(server.child.exitCode, null, 'the instances survived the outage');
   });
 
