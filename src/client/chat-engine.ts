@@ -83,7 +83,7 @@ export class ChatEngine {
 
   /** A reason to try again now (online, page visible, a send, the user): restarts the schedule if it is waiting or spent. */
   wake(manual = false): void {
-    if (this.disposed || (this.refused && !manual)) return;
+    if (this.refused && !manual) return;
     this.refused = false;
     if (this.state === 'stopped' || this.state === 'reconnecting' || (manual && (this.state === 'auth-failed' || this.state === 'replaced'))) {
       if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;

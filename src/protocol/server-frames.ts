@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ERROR_REASONS, ErrorCode } from './codes.js';
-import { content, contentType, empty, frame, id, positiveSeq, role, seq, timestamp, uuid } from './fields.js';
+import { content, contentType, empty, frame, id, positiveSeq, role, seq, timestamp, uuid, wholeNumber } from './fields.js';
 
 // Server-to-client payloads: what the widget validates before it believes a frame.
 
@@ -36,7 +36,7 @@ export const errorPayload = z
     message: z.string(),
     retryable: z.boolean(),
     message_id: z.optional(uuid),
-    retry_after_ms: z.optional(seq),
+    retry_after_ms: z.optional(wholeNumber(0)),
   })
   .check(z.refine((p) => ErrorCode[p.reason] === p.code, 'reason does not match code'));
 
