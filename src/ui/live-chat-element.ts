@@ -225,6 +225,7 @@ export class LiveChatElement extends LitElement {
     this.connectChat();
     if (changed.has('tokenProvider') && this.tokenProvider) this.providerChanged();
     if (changed.has('opened') && changed.get('opened') !== undefined) this.openedChanged();
+    this.noteSeen(); // here, not in updated(): the unread count it changes goes out in this render, not another
     this.rememberAnchor();
   }
 
@@ -326,7 +327,6 @@ export class LiveChatElement extends LitElement {
 
   protected override updated(): void {
     this.restoreScroll();
-    this.noteSeen();
   }
 
   private setOpen(open: boolean): void {
