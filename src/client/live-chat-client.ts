@@ -108,6 +108,11 @@ export class LiveChatClient {
     return this.conversation?.conversationId;
   }
 
+  /** The highest seq of the messages held (0 when none): the newest the server has stored that this device knows of. */
+  get highestSeq(): number {
+    return this.conversation?.highestSeq() ?? 0;
+  }
+
   /** The conversation's highest seq when this device first joined it with nothing cached: up to there is history. */
   get joinedAtSeq(): number | undefined {
     return this.conversation?.joinedAtSeq;

@@ -374,20 +374,16 @@ export class LiveChatElement extends LitElement {
   /** The cached conversation is in: it is not news, but its unread count is. */
   private chatReady(): void {
     this.loaded = true;
-    const newest = this.highestSeq();
+    const newest = this.chat.client?.highestSeq ?? 0;
     if (newest) this.newsAfterSeq = newest; // else the join says where news starts
     this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0);
     this.countUnread();
   }
 
   private chatReset(): void {
-    this.newsAfterSeq = this.chat.client?.joinedAtSeq ?? this.highestSeq();
+    this.newsAfterSeq = this.chat.client?.joinedAtSeq ?? this.chat.client?.highestSeq ?? 0;
     this.seenSeq = Math.min(this.seenSeq, this.newsAfterSeq);
     this.countUnread();
-  }
-
-  private highestSeq(): number {
-    return Math.max(0, ...this.chat.messages.map((m) => m.seq ?? 0));
   }
 
   /** A message appeared: news (written here, arriving live, missed while offline) or history (the first page on a new device, older pages). */
@@ -415,7 +411,7 @@ export class LiveChatElement extends LitElement {
   private statusChanged(status: ConnectionState): void {
     if (status === 'connected') {
       // Messages up to now came with the join; announce only what arrives after.
-      const highest = this.highestSeq();
+      const highest = this.chat.client?.highestSeq ?? 0;
       this.announceAfterSeq = highest;
       this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0); // read on another device, perhaps
       if (this.loaded) this.newsAfterSeq ??= this.chat.client?.joinedAtSeq ?? highest;

@@ -156,12 +156,14 @@ describe('LiveChatClient reconnecting', () => {
     await waitForState(client, 'connected');
     for (let i = 1; i <= 3; i++) await client.send(`old ${i}`);
     await waitFor(() => storedContents(client).length === 3, 'acks');
+    expect(client.highestSeq).to.equal(3);
     const resets = record(client, 'reset');
     server = await restartChatServer(server, { fresh: true });
     client.reconnect();
     await waitFor(() => resets.length, 'the reset');
     await waitForState(client, 'connected');
     expect(storedContents(client)).to.deep.equal([]);
+    expect(client.highestSeq).to.equal(0);
     await client.send('new 1');
     await waitFor(() => storedContents(client).length === 1, 'the new ack');
     expect(client.messages.map((m) => m.seq)).to.deep.equal([1]);
