@@ -113,6 +113,39 @@ export async function terminate(
   }
 }
 
+/** A service's process as a helper started it: the child, and the tail of what it printed. */
+export interface Running {
+  child: ChildProcess;
+  tail: OutputTail;
+}
+
+/** The one process of a service (Redis, PostgreSQL) at a time, stopped, killed and started again on the same port and folder. */
+export class ServiceProcess {
+  constructor(
+    private current: Running | undefined,
+    private readonly launch: () => Promise<Running>,
+    private readonly stopWithinMs: number,
+  ) {}
+
+  get pid(): number {
+    return this.current?.child.pid ?? -1;
+  }
+
+  get output(): string {
+    return this.current?.tail.text ?? '';
+  }
+
+  async halt(signal: NodeJS.Signals): Promise<void> {
+    if (this.current) await terminate(this.current.child, signal, this.stopWithinMs);
+    this.current = undefined;
+  }
+
+  /** Starts it again unless it runs. */
+  async start(): Promise<void> {
+    this.current ??= await this.launch();
+  }
+}
+
 /**
  * Keeps the tail of a child's output for error messages; capped so a chatty
  * long-lived process cannot grow memory without bound.

@@ -1,15 +1,8 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import {
-  OutputTail,
-  sleep,
-  terminate,
-  trackChild,
-  waitUntilReady,
-} from './cleanup.js';
+import { OutputTail, ServiceProcess, sleep, terminate, trackChild, waitUntilReady, type Running } from './cleanup.js';
 import { launchOnFreePort } from './free-port.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 import type { TempDirOwner } from './temp-dir.js';
@@ -41,11 +34,6 @@ export interface PostgresInstance {
   kill(): Promise<void>;
   /** stop() and remove the folder. */
   destroy(): Promise<void>;
-}
-
-interface Running {
-  child: ChildProcess;
-  tail: OutputTail;
 }
 
 /**
@@ -191,29 +179,23 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     throw err;
   }
 
-  const halt = async (signal: NodeJS.Signals): Promise<void> => {
-    if (current) await terminate(current.child, signal, 15_000);
-    current = undefined;
-  };
+  const service = new ServiceProcess(current, () => launch(dir, port, user, timeoutMs), 15_000);
 
   return {
     url: `postgres://postgres@127.0.0.1:${port}/${PG_DATABASE}`,
     port,
     dir,
     get pid() {
-      return current?.child.pid ?? -1;
+      return service.pid;
     },
     get output() {
-      return current?.tail.text ?? '';
+      return service.output;
     },
-    stop: () => halt('SIGINT'),
-    kill: () => halt('SIGKILL'),
-    async start() {
-      if (current) return;
-      current = await launch(dir, port, user, timeoutMs);
-    },
+    stop: () => service.halt('SIGINT'),
+    kill: () => service.halt('SIGKILL'),
+    start: () => service.start(),
     async destroy() {
-      await halt('SIGINT');
+      await service.halt('SIGINT');
       await removeTempDir(dir);
     },
   };

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { OutputTail, terminate, trackChild, trackDir, waitUntilReady } from './cleanup.js';
+import { OutputTail, ServiceProcess, trackChild, trackDir, waitUntilReady, type Running } from './cleanup.js';
 import { launchOnFreePort } from './free-port.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
@@ -30,11 +29,6 @@ export interface RedisInstance {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Stops the current process, if any, and starts a new one on the same port. */
   restart(): Promise<void>;
-}
-
-interface Running {
-  child: ChildProcess;
-  tail: OutputTail;
 }
 
 /**
@@ -97,34 +91,31 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisInstance
     throw err;
   }
 
-  const halt = async (signal: NodeJS.Signals): Promise<void> => {
-    if (current) await terminate(current.child, signal, 10_000);
-    current = undefined;
-  };
+  const service = new ServiceProcess(current, () => launch(port, dir, opts), 10_000);
 
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
     get pid() {
-      return current?.child.pid ?? -1;
+      return service.pid;
     },
     get output() {
-      return current?.tail.text ?? '';
+      return service.output;
     },
     async stop() {
-      await halt('SIGTERM');
+      await service.halt('SIGTERM');
       await removeTempDir(dir);
     },
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
-      await halt(signal);
+      await service.halt(signal);
     },
     async restart() {
-      await halt('SIGTERM');
+      await service.halt('SIGTERM');
       // stop() may have removed the directory; restart() must still work.
       await mkdir(dir, { recursive: true });
       trackDir(dir);
-      current = await launch(port, dir, opts);
+      await service.start();
     },
   };
 }
