@@ -147,6 +147,16 @@ describe('server auth', () => {
     await assertAlive(client);
   });
 
+  it('refuses a token whose exp is past the year 9999 (no ISO 8601 expires_at exists for it); accepts the last second before', async () => {
+    const at = (exp: number) => makeToken({ sub: uniqueId(), expSeconds: null, extra: { exp } });
+    await expectRefused(server.wsUrl, await at(253_402_300_800));
+    await expectRefused(server.wsUrl, await at(1e13)); // past JavaScript's dates: new Date() of it is invalid
+    const client = await connect(server.wsUrl);
+    const answer = await client.auth(await at(253_402_300_799));
+    assert.equal(answer.type, 'auth', JSON.stringify(answer));
+    assert.equal(answer.payload.expires_at, '9999-12-31T23:59:59.000Z');
+  });
+
   it('refuses a token that is not a JWT at all', async () => {
     await expectRefused(server.wsUrl, 'not-a-jwt');
   });

@@ -8,6 +8,9 @@ export interface Identity {
   expiresAt: Date;
 }
 
+/** 9999-12-31T23:59:59Z, the last second `expires_at` can be written as YYYY-MM-DDThh:mm:ssZ. */
+const LAST_EXP = 253_402_300_799;
+
 /** Why a token was refused; the connection is closed 4001 with it. */
 export class AuthError extends Error {}
 
@@ -47,6 +50,8 @@ export function createTokenVerifier(config: Pick<Config, 'jwtSecret' | 'jwksUrl'
     if (typeof sub !== 'string' || !ID_PATTERN.test(sub)) throw new AuthError('token sub is not a valid user id');
     if (role !== 'user' && role !== 'agent') throw new AuthError('token role must be user or agent');
     if (typeof exp !== 'number') throw new AuthError('token has no exp');
+    // Beyond year 9999 `expires_at` has no plain ISO 8601 form (and past JavaScript's dates, none at all).
+    if (exp > LAST_EXP) throw new AuthError('token exp is past the year 9999');
     return { userId: sub, role, expiresAt: new Date(exp * 1000) };
   };
 }
