@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloseCode } from '../protocol/index.js';
 import { createTokenVerifier } from './auth/token-verifier.js';
-import type { BusHandlers } from './bus/bus.js';
+import { isNewerClaim, type BusHandlers } from './bus/bus.js';
 import { openBus } from './bus/open-bus.js';
 import type { Config } from './config.js';
 import { createRequestHandler } from './http/routes.js';
@@ -38,8 +38,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const handlers: BusHandlers = {
     event: (conversationId, event) => hub && deliverLocally(hub, conversationId, event),
     deviceClaim: (claim) => {
-      const holder = hub?.registry.deviceHolder(claim.user_id, claim.device_id);
-      if (holder && holder.id !== claim.connection_id) holder.close(CloseCode.REPLACED, 'replaced');
+      const held = hub?.registry.deviceHolder(claim.user_id, claim.device_id);
+      if (!hub || !held || held.connection.id === claim.connection_id) return;
+      if (isNewerClaim(claim, held.claim)) held.connection.close(CloseCode.REPLACED, 'replaced');
+      // Ours is the newer (the other instance may not have heard it, across an outage): tell it again.
+      else void hub.bus.claimDevice(held.claim);
+    },
+    reclaimDevices: () => {
+      if (hub) for (const { claim } of hub.registry.deviceHolds()) void hub.bus.claimDevice(claim);
     },
     resync: () => {
       if (!hub) return;

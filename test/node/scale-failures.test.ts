@@ -146,6 +146,26 @@ describe('scale-out when Redis or PostgreSQL fails', () => {
     assert.deepEqual(seqs(agent.log.filter(is.newMessage(conv))), [1, 2, 3], 'and only once');
   });
 
+  it('one (user, device) connected on both instances while Redis is down: once it is back, the older connection closes 4009 and the newer stays', async () => {
+    // Both directions, so that either instance may be the one whose link to Redis returns first.
+    const [first, second] = [uniqueId('cust'), uniqueId('cust')];
+    await redis.kill();
+    let older: TestClient[];
+    let newer: TestClient[];
+    try {
+      await until('Redis seen as down', async () => (await healthStatus(a)) === 503 && (await healthStatus(b)) === 503);
+      older = [await connectAs(b.wsUrl, { sub: first, device_id: 'laptop' }), await connectAs(a.wsUrl, { sub: second, device_id: 'laptop' })];
+      await sleep(5); // a later authentication, to the millisecond
+      newer = [await connectAs(a.wsUrl, { sub: first, device_id: 'laptop' }), await connectAs(b.wsUrl, { sub: second, device_id: 'laptop' })];
+      // Long enough for the Redis client's retries to spread out (100 ms, 200 ms, … 1 s): the four links then come back at different moments.
+      await sleep(2500);
+    } finally {
+      await redis.restart();
+    }
+    for (const connection of older) assert.equal((await connection.waitClosed(10_000)).code, 4009);
+    for (const connection of newer) await connection.roundTrip();
+  });
+
   it('while Redis is down the rate limit counts on each instance, and across instances again once it is back', async () => {
     const conv = uniqueId('limited');
     const onA = await connectAs(a.wsUrl, { sub: conv });

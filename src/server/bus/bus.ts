@@ -7,18 +7,25 @@ export type RoomEvent =
   | { kind: 'typing'; origin: string; payload: TypingEvent }
   | { kind: 'read'; origin: string; payload: ReadAck };
 
-/** A connection of (user, device) completed its authentication: older ones elsewhere must close 4009. */
+/** A connection of (user, device) completed its authentication at `at` (ms): older ones elsewhere must close 4009. */
 export interface DeviceClaim {
   user_id: string;
   device_id: string;
   connection_id: string;
+  at: number;
 }
+
+/** Which of two claims of one (user, device) is the newer: the later authentication, ties broken by connection id. */
+export const isNewerClaim = (a: DeviceClaim, b: DeviceClaim): boolean =>
+  a.at > b.at || (a.at === b.at && a.connection_id > b.connection_id);
 
 export interface BusHandlers {
   event(conversationId: string, event: RoomEvent): void;
   deviceClaim(claim: DeviceClaim): void;
   /** Deliveries may have been missed (the link to the other instances came back): catch up from the store. */
   resync(): void;
+  /** Claims may have been missed (the link came back): claim every device held here again. */
+  reclaimDevices(): void;
 }
 
 /**
@@ -30,7 +37,7 @@ export interface Bus {
   publish(conversationId: string, event: RoomEvent): Promise<void>;
   subscribe(conversationId: string): Promise<void>;
   unsubscribe(conversationId: string): Promise<void>;
-  /** Tells the other instances, which close their older connection of that (user, device). */
+  /** Tells the other instances, which close their older connection of that (user, device). At most once, like the rest. */
   claimDevice(claim: DeviceClaim): Promise<void>;
   /** False while the link to the other instances is down (/healthz answers 503). */
   healthy(): boolean;

@@ -13,10 +13,10 @@ interface EventEnvelope {
   i: string;
   e: RoomEvent;
 }
-/** A device claim with the time its authentication completed (the newer one wins, on every instance). */
+/** A device claim; `at` is the time its authentication completed (the newer one wins, on every instance). */
 interface ClaimEnvelope {
   i: string;
-  c: DeviceClaim;
+  c: Omit<DeviceClaim, 'at'>;
   at: number;
 }
 interface ControlEnvelope {
@@ -24,8 +24,6 @@ interface ControlEnvelope {
   resync: true;
 }
 
-/** A local claim stays comparable this long: two authentications racing on two instances are ordered by time. */
-const CLAIM_MEMORY_MS = 30_000;
 /** Conversations whose delivery to other instances failed while Redis was down; past this, every instance catches up everything. */
 const MAX_PENDING_CONVERSATIONS = 10_000;
 const SUBSCRIBE_BATCH = 500;
@@ -64,7 +62,10 @@ export function redisOptions(name: string): RedisOptions {
  * the publisher remembers, per conversation, the newest message it could not publish and publishes
  * it again once reconnected, so that instances that never lost their subscription fetch the gap
  * from the store when that message arrives (deliveries carry seq, and a connection fills a gap
- * before a later seq). Device claims that could not be published are published again too.
+ * before a later seq). Device claims are not kept: whenever either connection comes back, the
+ * instance claims every device it holds again (`handlers.reclaimDevices`), and an instance that
+ * hears an older claim than its own answers with its own, so the older connection closes
+ * whichever instance's link returned first.
  */
 export async function createRedisBus(url: string, handlers: BusHandlers, log: Logger, options: RedisBusOptions = {}): Promise<Bus & { instanceId: string }> {
   const instanceId = randomUUID();
@@ -83,10 +84,6 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
 
   const pendingMessages = new Map<string, Extract<RoomEvent, { kind: 'message' }>>();
   let pendingOverflow = false;
-  const pendingClaims = new Map<string, ClaimEnvelope>();
-  /** This instance's recent claims, by (user, device). */
-  const localClaims = new Map<string, { connection_id: string; at: number }>();
-  const claimKey = (claim: DeviceClaim) => `${claim.user_id}\u0000${claim.device_id}`;
 
   // An 'error' event without a listener would crash the process; errors are followed by 'close' and a reconnect.
   subscriber.on('error', (error: Error) => log.debug({ err: error }, 'redis subscriber error'));
@@ -114,21 +111,13 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
     }
     if (parsed.i === instanceId) return; // this instance delivered it locally already
     try {
-      if (channel === DEVICES_CHANNEL && 'c' in parsed) onRemoteClaim(parsed);
+      if (channel === DEVICES_CHANNEL && 'c' in parsed) handlers.deviceClaim({ ...parsed.c, at: parsed.at });
       else if (channel === INSTANCES_CHANNEL && 'resync' in parsed) handlers.resync();
       else if (channel.startsWith(CHANNEL_PREFIX) && 'e' in parsed) handlers.event(channel.slice(CHANNEL_PREFIX.length), parsed.e);
     } catch (error) {
       log.error({ err: error, channel }, 'bus message handler failed');
     }
   });
-
-  function onRemoteClaim({ c: claim, at }: ClaimEnvelope): void {
-    const local = localClaims.get(claimKey(claim));
-    // Our own connection authenticated later than the remote one: ours stays, and the other
-    // instance closes its connection when our claim reaches it.
-    if (local && (local.at > at || (local.at === at && local.connection_id > claim.connection_id))) return;
-    handlers.deviceClaim(claim);
-  }
 
   /** Subscribes every wanted channel on a fresh connection, then catches up from the store if deliveries were lost. */
   async function restore(): Promise<void> {
@@ -155,6 +144,8 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
       log.info({ conversations: wanted.size }, 'redis subscriber back; catching up from the store');
       // Only now: a message stored after this catch-up reads the store is published to a channel we are subscribed to.
       handlers.resync();
+      // Claims published while we could not hear them are gone; ours makes a newer holder elsewhere answer with its own.
+      handlers.reclaimDevices();
     }
   }
   subscriber.on('ready', () => void restore());
@@ -164,26 +155,23 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
     if (!publisherLost) return;
     publisherLost = false;
     void flushPending();
+    handlers.reclaimDevices();
   });
 
   /** Publishes again what could not be published while Redis was away. */
   async function flushPending(): Promise<void> {
     const messages = [...pendingMessages.values()];
-    const claims = [...pendingClaims.values()];
     const overflow = pendingOverflow;
     pendingMessages.clear();
-    pendingClaims.clear();
     pendingOverflow = false;
-    if (messages.length || claims.length || overflow) log.info({ messages: messages.length, claims: claims.length, overflow }, 'redis publisher back; publishing what was missed');
+    if (messages.length || overflow) log.info({ messages: messages.length, overflow }, 'redis publisher back; publishing what was missed');
     try {
       if (overflow) await publisher.publish(INSTANCES_CHANNEL, JSON.stringify({ i: instanceId, resync: true } satisfies ControlEnvelope));
       for (const event of messages) await publisher.publish(CHANNEL_PREFIX + event.message.conversation_id, JSON.stringify({ i: instanceId, e: event } satisfies EventEnvelope));
-      for (const claim of claims) await publisher.publish(DEVICES_CHANNEL, JSON.stringify(claim));
     } catch (error) {
       // Lost again: keep them for the next reconnect.
       log.warn({ err: error }, 'publishing what was missed failed; retrying on the next reconnect');
       for (const event of messages) rememberMessage(event);
-      for (const claim of claims) pendingClaims.set(claimKey(claim.c), claim);
       pendingOverflow ||= overflow;
       publisherLost = true;
     }
@@ -218,22 +206,12 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
     }
   }
 
-  async function claimDevice(claim: DeviceClaim): Promise<void> {
-    const at = Date.now();
-    const key = claimKey(claim);
-    localClaims.delete(key);
-    localClaims.set(key, { connection_id: claim.connection_id, at });
-    for (const [k, v] of localClaims) {
-      if (v.at > at - CLAIM_MEMORY_MS) break; // insertion order is time order
-      localClaims.delete(k);
-    }
-    const envelope: ClaimEnvelope = { i: instanceId, c: claim, at };
+  async function claimDevice({ at, ...claim }: DeviceClaim): Promise<void> {
     try {
       if (publisher.status !== 'ready') throw new Error(`redis publisher is ${publisher.status}`);
-      await publisher.publish(DEVICES_CHANNEL, JSON.stringify(envelope));
+      await publisher.publish(DEVICES_CHANNEL, JSON.stringify({ i: instanceId, c: claim, at } satisfies ClaimEnvelope));
     } catch (error) {
-      pendingClaims.set(key, envelope);
-      publishFailed(error);
+      publishFailed(error); // claimed again, with every device held here, when the publisher is back
     }
   }
 

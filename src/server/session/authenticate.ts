@@ -21,10 +21,9 @@ export async function authenticate(hub: Hub, connection: Connection, frame: Clie
   connection.state = 'authed';
   connection.watchExpiry(identity.expiresAt);
   if (deviceId) {
-    hub.registry.claimDevice(connection, identity.userId, deviceId)?.close(CloseCode.REPLACED, 'replaced');
-    hub.bus
-      .claimDevice({ user_id: identity.userId, device_id: deviceId, connection_id: connection.id })
-      .catch((error: unknown) => hub.log.warn({ err: error }, 'could not announce the device to other instances'));
+    const claim = { user_id: identity.userId, device_id: deviceId, connection_id: connection.id, at: Date.now() };
+    hub.registry.claimDevice(connection, claim)?.close(CloseCode.REPLACED, 'replaced');
+    hub.bus.claimDevice(claim).catch((error: unknown) => hub.log.warn({ err: error }, 'could not announce the device to other instances'));
   }
   connection.send(serverFrame('auth', { success: true, user_id: identity.userId, role: identity.role, expires_at: identity.expiresAt.toISOString() }));
 }

@@ -1,13 +1,19 @@
-import type { Bus } from '../bus/bus.js';
+import type { Bus, DeviceClaim } from '../bus/bus.js';
 import type { Connection } from './connection.js';
 
 const deviceKey = (userId: string, deviceId: string) => `${userId}\u0000${deviceId}`;
+
+/** The connection that holds a (user, device) on this instance, and its claim. */
+export interface DeviceHold {
+  connection: Connection;
+  claim: DeviceClaim;
+}
 
 /** This instance's connections: all of them, by conversation joined, and by (user, device). */
 export class Registry {
   readonly connections = new Set<Connection>();
   private readonly rooms = new Map<string, Set<Connection>>();
-  private readonly devices = new Map<string, Connection>();
+  private readonly devices = new Map<string, DeviceHold>();
 
   constructor(private readonly bus: Bus) {}
 
@@ -37,21 +43,25 @@ export class Registry {
   }
 
   /** Records the newest connection of (user, device); returns the one it replaces on this instance. */
-  claimDevice(connection: Connection, userId: string, deviceId: string): Connection | undefined {
-    const key = deviceKey(userId, deviceId);
-    const older = this.devices.get(key);
-    this.devices.set(key, connection);
+  claimDevice(connection: Connection, claim: DeviceClaim): Connection | undefined {
+    const key = deviceKey(claim.user_id, claim.device_id);
+    const older = this.devices.get(key)?.connection;
+    this.devices.set(key, { connection, claim });
     return older === connection ? undefined : older;
   }
 
-  deviceHolder(userId: string, deviceId: string): Connection | undefined {
+  deviceHolder(userId: string, deviceId: string): DeviceHold | undefined {
     return this.devices.get(deviceKey(userId, deviceId));
+  }
+
+  deviceHolds(): Iterable<DeviceHold> {
+    return this.devices.values();
   }
 
   /** Forgets a closed connection everywhere. */
   async remove(connection: Connection, userId?: string, deviceId?: string): Promise<void> {
     this.connections.delete(connection);
-    if (userId && deviceId && this.devices.get(deviceKey(userId, deviceId)) === connection) this.devices.delete(deviceKey(userId, deviceId));
+    if (userId && deviceId && this.devices.get(deviceKey(userId, deviceId))?.connection === connection) this.devices.delete(deviceKey(userId, deviceId));
     await Promise.all([...connection.conversations()].map((id) => this.leave(connection, id)));
   }
 }
