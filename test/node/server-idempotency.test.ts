@@ -106,6 +106,21 @@ describe('server send_message idempotency', () => {
     const later = await agent.sendMessage(b, 'first real message in b');
     assert.equal(later.payload.seq, 1, 'the refused send took no seq in b');
   });
+
+  it('a message_id already stored for another sender in the same conversation gets 4000, not that sender\'s ack (the text would be lost silently)', async () => {
+    const conv = uniqueId('cust');
+    const user = await connectAs(server.wsUrl, { sub: conv });
+    const agent = await connectAs(server.wsUrl, { sub: uniqueId('agent'), role: 'agent' });
+    await user.join(conv);
+    await agent.join(conv);
+    const id = newMessageId();
+    assert.equal((await user.sendMessage(conv, 'the user\'s words', id)).type, 'message_ack');
+    const reused = await agent.sendMessage(conv, 'the agent\'s words', id);
+    assert.equal(reused.type, 'error', JSON.stringify(reused));
+    assert.equal(reused.payload.code, ErrorCode.BAD_REQUEST);
+    assert.equal(reused.payload.message_id, id);
+    assert.equal((await user.sendMessage(conv, 'again', id)).type, 'message_ack', 'the sender\'s own retry is still acked');
+  });
 });
 
 describe('frames received in this file', () => {

@@ -124,6 +124,11 @@ async function sendMessage(hub: Hub, connection: Connection, frame: ClientFrameO
     connection.finishSend(message_id);
     return fail(connection, ErrorCode.BAD_REQUEST, 'message_id is already used by a message in another conversation', message_id);
   }
+  // Only its sender's retry is acked: anyone else would be told their words were stored when they were not.
+  if (result.message.sender_id !== connection.identity!.userId) {
+    connection.finishSend(message_id);
+    return fail(connection, ErrorCode.BAD_REQUEST, 'message_id is already used by another sender\'s message', message_id);
+  }
   const { message } = result;
   connection.finishSend(message_id, message);
   if (!first) return;
