@@ -63,7 +63,7 @@ function sameSubject(a: string | undefined, b: string): boolean {
  * @csspart typing - the typing indicator
  * @csspart composer - the form with the text field and send button
  *
- * @cssproperty --live-chat-accent, --live-chat-on-accent, --live-chat-bg, --live-chat-fg, --live-chat-muted,
+ * @cssproperty --live-chat-accent, --live-chat-on-accent, --live-chat-accent-text, --live-chat-badge-bg, --live-chat-badge-fg, --live-chat-bg, --live-chat-fg, --live-chat-muted,
  *   --live-chat-border, --live-chat-bubble-own, --live-chat-bubble-own-fg, --live-chat-bubble-other,
  *   --live-chat-bubble-other-fg, --live-chat-warning-bg, --live-chat-warning-fg, --live-chat-error,
  *   --live-chat-font, --live-chat-radius, --live-chat-width, --live-chat-height, --live-chat-launcher-size,
@@ -591,13 +591,13 @@ export class LiveChatElement extends LitElement {
           if (e.key === 'Escape' && !inline) this.close();
         }}
       >
-        <header part="header">
+        <div class="header" part="header">
           <div class="heading">
             <h2>${heading}</h2>
             <div class="connection" part="status">${this.statusText(s)}</div>
           </div>
           ${inline ? nothing : html`<button class="icon-button" type="button" aria-label=${s.close} @click=${() => this.close()}>${ICON_CLOSE}</button>`}
-        </header>
+        </div>
         ${this.renderNotice(s)}
         <div class="messages" part="messages" role="region" aria-label=${s.messages} tabindex="0" @scroll=${this.onScroll}>
           ${this.chat.loadingOlder ? html`<div class="older">${s.older}</div>` : nothing} ${this.renderMessages(s)}

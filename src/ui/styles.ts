@@ -10,7 +10,7 @@ const dark = css`
     --live-chat-warning-bg: #422006;
     --live-chat-warning-fg: #fde68a;
     --live-chat-error: #fca5a5;
-    --live-chat-accent: #3b82f6;
+    --live-chat-accent-text: #60a5fa;
     color-scheme: dark;
 `;
 
@@ -23,6 +23,7 @@ export const styles = css`
   :host {
     --live-chat-accent: #2563eb;
     --live-chat-on-accent: #ffffff;
+    --live-chat-accent-text: var(--live-chat-accent);
     --live-chat-bg: #ffffff;
     --live-chat-fg: #111827;
     --live-chat-muted: #6b7280;
@@ -34,6 +35,8 @@ export const styles = css`
     --live-chat-warning-bg: #fef3c7;
     --live-chat-warning-fg: #78350f;
     --live-chat-error: #b91c1c;
+    --live-chat-badge-bg: #b91c1c;
+    --live-chat-badge-fg: #ffffff;
     --live-chat-font: 15px/1.4 system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'Noto Sans Thai', 'Noto Sans JP', sans-serif;
     --live-chat-radius: 16px;
     --live-chat-width: 380px;
@@ -112,8 +115,8 @@ export const styles = css`
     padding: 0 6px;
     box-sizing: border-box;
     border-radius: 11px;
-    background: var(--live-chat-error);
-    color: #fff;
+    background: var(--live-chat-badge-bg);
+    color: var(--live-chat-badge-fg);
     font-size: 12px;
     font-weight: 600;
     line-height: 22px;
@@ -170,7 +173,7 @@ export const styles = css`
     }
   }
 
-  header {
+  .header {
     display: flex;
     align-items: center;
     gap: 12px;
@@ -179,7 +182,7 @@ export const styles = css`
     background: var(--live-chat-accent);
     color: var(--live-chat-on-accent);
   }
-  header h2 {
+  .header h2 {
     margin: 0;
     font-size: 16px;
     font-weight: 600;
@@ -298,7 +301,7 @@ export const styles = css`
     display: flex;
     align-items: center;
     gap: 8px;
-    color: var(--live-chat-accent);
+    color: var(--live-chat-accent-text);
     font-size: 12px;
     margin-block: 8px;
   }

@@ -13,6 +13,19 @@ const shadow = (el: LiveChatElement) => el.shadowRoot!;
 const $ = <T extends Element = HTMLElement>(el: LiveChatElement, selector: string) => shadow(el).querySelector<T>(selector);
 const bubbles = (el: LiveChatElement) => [...shadow(el).querySelectorAll<HTMLElement>('.bubble')];
 
+/** WCAG contrast of two computed `rgb(…)` colours. */
+function contrast(a: string, b: string): number {
+  const luminance = (colour: string) => {
+    const [r, g, b] = colour.match(/[\d.]+/g)!.slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  };
+  const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (high! + 0.05) / (low! + 0.05);
+}
+
 describe('<live-chat>', () => {
   let server: ServerInfo;
   const agents: LiveChatClient[] = [];
@@ -338,6 +351,24 @@ describe('<live-chat>', () => {
     scroller.scrollTop = 0;
     await waitFor(() => firstShown() < before, 'earlier messages after scrolling up');
     expect(bubbles(el).length).to.be.at.most(300);
+  });
+
+  it('in both themes (two widgets on one page), with messages both ways, the divider and the badge, every text has 4.5:1 contrast (axe, and the badge, which axe skips)', async () => {
+    for (const theme of ['light', 'dark']) {
+      const { el, visitorId } = await visitorElement();
+      el.setAttribute('theme', theme);
+      const agent = await agentFor(visitorId);
+      await el.send('mine');
+      await agent.send('theirs, unread');
+      await waitFor(() => $(el, '.badge'), 'the badge');
+      const badge = getComputedStyle($(el, '.badge')!);
+      expect(contrast(badge.color, badge.backgroundColor), `${theme} badge`).to.be.at.least(4.5);
+      el.open();
+      await waitFor(() => $(el, '.divider'), 'the divider');
+      await Promise.all($(el, '.panel')!.getAnimations().map((animation) => animation.finished)); // axe reads colours mid-fade otherwise
+      await expect(el, theme).to.be.accessible();
+      el.close(); // it stays on the page: the next one is checked beside it
+    }
   });
 
   it('is accessible (axe) closed, open and inline', async () => {
