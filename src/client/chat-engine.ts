@@ -263,11 +263,8 @@ export class ChatEngine {
   private acked(frame: ServerFrameOf<'message_ack'>): void {
     const ack = frame.payload;
     if (ack.status === 'read') {
-      if (ack.user_id === this.o.conversation.selfId) {
-        // This user read on another device: that is this user's read position, not the peer's.
-        this.o.conversation.readSeq = Math.max(this.o.conversation.readSeq, ack.seq);
-        return;
-      }
+      // This user read on another device: that is this user's read position, not the peer's.
+      if (ack.user_id === this.o.conversation.selfId) return this.readUpTo(ack.seq);
       this.o.emit('read', { user_id: ack.user_id, seq: ack.seq });
       this.peerRead(ack.seq);
       return;
@@ -330,7 +327,7 @@ export class ChatEngine {
       this.o.emit('reset', {});
     } else if (this.o.conversation.highestSeq() === 0) this.o.conversation.joinedAtSeq ??= page.last_seq;
     await this.merge(page.messages);
-    this.o.conversation.readSeq = Math.max(this.o.conversation.readSeq, page.read_seq);
+    this.readUpTo(page.read_seq);
     this.peerRead(page.peer_read_seq);
     this.attempt = 0;
     this.setState('connected');
@@ -470,8 +467,15 @@ export class ChatEngine {
     // Not connected (a panel open while the join is under way): kept, and sent once connected.
     if (this.state !== 'connected' || !this.sendFrame(clientFrame('message_ack', { message_id: read.messageId, status: 'read' }))) return;
     this.unsentRead = undefined;
-    this.o.conversation.readSeq = read.seq;
-    void this.o.store().putReadState(this.conversationId, { read_seq: read.seq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
+    this.readUpTo(read.seq);
+  }
+
+  /** This user's read position moved (read here, or on another device): kept, and every tab hears of it. */
+  private readUpTo(seq: number): void {
+    if (seq <= this.o.conversation.readSeq) return;
+    this.o.conversation.readSeq = seq;
+    void this.o.store().putReadState(this.conversationId, { read_seq: seq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
+    this.o.emit('seen', { seq });
   }
 
   /** Older messages before the oldest held; resolves whether even older ones exist. */

@@ -335,6 +335,7 @@ export class LiveChatClient {
         return this.changed([this.conversation.apply(message.message)], false);
       case 'emit':
         if (message.type === 'reset') this.conversation.dropStored();
+        if (message.type === 'seen') this.conversation.readSeq = Math.max(this.conversation.readSeq, (message.detail as ClientEvents['seen']).seq);
         // The holder repeats its state to every tab that says hello; the tabs that know it already skip it.
         if (message.type === 'state' && (message.detail as ClientEvents['state']).state === this.mirroredState && !this.engine) return;
         return this.emit(message.type, message.detail as never);

@@ -48,6 +48,8 @@ export interface ClientEvents {
   typing: { user_id: string; is_typing: boolean };
   /** Someone else read up to `seq`. */
   read: { user_id: string; seq: number };
+  /** This user's read position moved up to `seq`: read here, in another tab, or on another device. */
+  seen: { seq: number };
   error: ClientError;
   /** The server's store was reset: the local copy was dropped and replaced. */
   reset: Record<string, never>;

@@ -12,6 +12,8 @@ export interface ChatControllerCallbacks {
   error(error: ClientError): void;
   /** The server's store was reset and the local copy replaced. */
   reset(): void;
+  /** This user's read position moved up to `seq` (here, in another tab, or on another device). */
+  seen(seq: number): void;
 }
 
 /**
@@ -71,6 +73,7 @@ export class ChatController implements ReactiveController {
         if (error && (state === 'auth-failed' || state === 'replaced')) this.on.error(error);
       }),
       client.on('error', (error) => this.on.error(error)),
+      client.on('seen', ({ seq }) => this.on.seen(seq)),
       client.on('storage', ({ persistent }) => {
         this.persistent = persistent;
         this.host.requestUpdate();

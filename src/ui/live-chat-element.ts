@@ -125,6 +125,7 @@ export class LiveChatElement extends LitElement {
     status: (status) => this.statusChanged(status),
     error: (error) => dispatch(this, 'live-chat-error', { code: error.code, message: error.message }),
     reset: () => this.chatReset(),
+    seen: (seq) => this.seenElsewhere(seq),
   });
   private lastStatus: ConnectionState = 'idle';
   /** Whether the cached conversation has loaded (what came before is not news). */
@@ -405,6 +406,12 @@ export class LiveChatElement extends LitElement {
       if (this.isOpen && !this.pinned && this.dividerSeq === undefined) this.dividerSeq = message.seq;
     }
     this.noteSeen(); // read at once when the reader is at the bottom of the open panel: never counted unread
+    this.countUnread();
+  }
+
+  /** Read up to `seq` in another tab or on another device (or here, which changes nothing): not unread here either. */
+  private seenElsewhere(seq: number): void {
+    this.seenSeq = Math.max(this.seenSeq, seq);
     this.countUnread();
   }
 

@@ -253,6 +253,31 @@ describe('<live-chat> on a page', () => {
     expect(unread.at(-1)?.count ?? 0).to.equal(0);
   });
 
+  it('read in another tab or on another device: the unread badge here goes to 0 at once, without a reload', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const agent = await agentFor(visitorId);
+    // Two elements on one page share the conversation's socket as two tabs do.
+    const [here, otherTab] = [element({ token, mode: 'launcher' }), element({ token, mode: 'launcher' })];
+    const unread = heard(here, 'live-chat-unread');
+    document.body.append(here, otherTab);
+    await waitFor(() => here.status === 'connected' && otherTab.status === 'connected', 'both connected');
+    await agent.send('one');
+    await agent.send('two');
+    await waitFor(() => unread.at(-1)?.count === 2, 'two unread here');
+    otherTab.open();
+    await waitFor(() => unread.at(-1)?.count === 0, 'read in the other tab');
+    otherTab.close(); // or it would read the next one itself, as it arrives
+
+    await agent.send('three');
+    await waitFor(() => unread.at(-1)?.count === 1, 'one unread here');
+    const phone = new LiveChatClient({ url: server.wsUrl, token, shareConnection: false, store: new MemoryChatStore() });
+    cleanup.push(() => phone.close());
+    await waitFor(() => storedContents(phone).length === 3, 'the phone has them');
+    phone.markRead();
+    await waitFor(() => unread.at(-1)?.count === 0, 'read on the phone');
+  });
+
   it('conversation-id changed while off the page: put back, it counts the new conversation\'s unread from zero', async () => {
     const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
     const [seen, unseen] = [uniqueId('v'), uniqueId('v')];
