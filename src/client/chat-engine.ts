@@ -51,6 +51,7 @@ export class ChatEngine {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private joinTimer: ReturnType<typeof setTimeout> | undefined;
+  private openTimer: ReturnType<typeof setTimeout> | undefined;
   private joinId: string | undefined;
   private lastFrameAt = 0;
   private pingSentAt: number | undefined;
@@ -84,6 +85,7 @@ export class ChatEngine {
   /** A reason to try again now (online, page visible, a send, the user): restarts the schedule if it is waiting or spent. */
   wake(manual = false): void {
     if (this.refused && !manual) return;
+    if (!manual && navigator.onLine === false) return; // `online` wakes it; the user may still insist
     this.refused = false;
     if (this.state === 'stopped' || this.state === 'reconnecting' || (manual && (this.state === 'auth-failed' || this.state === 'replaced'))) {
       if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;
@@ -93,6 +95,18 @@ export class ChatEngine {
     } else if (this.state === 'connected') {
       this.checkHeartbeat();
     }
+  }
+
+  /**
+   * The browser lost its network. The socket may stay open for a while, silently carrying nothing
+   * (until the heartbeat notices), and sends on it would run into their retry limit and fail:
+   * drop it now, put what was on the wire back in the queue, and wait for `online`.
+   */
+  offline(): void {
+    if (this.disposed || ['idle', 'stopped', 'auth-failed', 'replaced'].includes(this.state)) return;
+    this.cleanupSocket();
+    clearTimeout(this.reconnectTimer);
+    this.setState('stopped');
   }
 
   /** Closes for good (the element left the page, or the client was closed). */
@@ -129,7 +143,9 @@ export class ChatEngine {
       return this.scheduleReconnect();
     }
     this.socket = socket;
+    this.openTimer = setTimeout(() => this.abandon(), this.o.timing.openTimeoutMs);
     socket.onopen = () => {
+      clearTimeout(this.openTimer);
       this.setState('authenticating');
       this.lastFrameAt = Date.now();
       this.startHeartbeat();
@@ -154,7 +170,8 @@ export class ChatEngine {
 
   private scheduleReconnect(): void {
     const delay = reconnectDelay(this.attempt++, this.o.timing.reconnectDelaysMs, this.o.timing.jitter, this.o.random);
-    if (delay === null) return this.setState('stopped');
+    // Offline, every try would fail: `online` starts over instead.
+    if (delay === null || navigator.onLine === false) return this.setState('stopped');
     this.setState('reconnecting');
     this.reconnectTimer = setTimeout(() => void this.connect(), delay);
   }
@@ -167,6 +184,7 @@ export class ChatEngine {
       if (socket.readyState === socket.CONNECTING || socket.readyState === socket.OPEN) socket.close(1000);
     }
     clearInterval(this.heartbeatTimer);
+    clearTimeout(this.openTimer);
     clearTimeout(this.joinTimer);
     clearTimeout(this.pauseTimer);
     this.joinId = undefined;

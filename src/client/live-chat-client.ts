@@ -1,6 +1,7 @@
 import {
   CLIENT_PING_AFTER_MS,
   CLIENT_PONG_TIMEOUT_MS,
+  CLIENT_OPEN_TIMEOUT_MS,
   JOIN_ACK_TIMEOUT_MS,
   RECONNECT_DELAYS_MS,
   RECONNECT_JITTER,
@@ -41,6 +42,7 @@ export const DEFAULT_TIMING: ClientTiming = {
   jitter: RECONNECT_JITTER,
   pingAfterMs: CLIENT_PING_AFTER_MS,
   pongTimeoutMs: CLIENT_PONG_TIMEOUT_MS,
+  openTimeoutMs: CLIENT_OPEN_TIMEOUT_MS,
   joinTimeoutMs: JOIN_ACK_TIMEOUT_MS,
   sendRetryMs: SEND_RETRY_INTERVAL_MS,
   sendTries: SEND_TRIES,
@@ -78,6 +80,7 @@ export class LiveChatClient {
   private readonly calls = new Map<string, (value: unknown) => void>();
   private closed = false;
   private readonly wake = () => this.engine?.wake();
+  private readonly offline = () => this.engine?.offline();
   private readonly visible = () => {
     if (document.visibilityState === 'visible') this.engine?.wake();
   };
@@ -210,6 +213,7 @@ export class LiveChatClient {
     this.engine?.stop(); // its 'stopped' is not broadcast: the other tabs take the socket over instead
     this.tabs?.close();
     window.removeEventListener('online', this.wake);
+    window.removeEventListener('offline', this.offline);
     document.removeEventListener('visibilitychange', this.visible);
     this.store?.close();
   }
@@ -248,6 +252,7 @@ export class LiveChatClient {
     if (this.closed) return;
 
     window.addEventListener('online', this.wake);
+    window.addEventListener('offline', this.offline);
     document.addEventListener('visibilitychange', this.visible);
     const share = (options.shareConnection ?? true) && this.store.persistent && TabCoordinator.supported;
     if (!share) return this.lead(share);

@@ -65,6 +65,8 @@ export interface ClientTiming {
   jitter: number;
   pingAfterMs: number;
   pongTimeoutMs: number;
+  /** A socket that has not opened by then is given up and tried again on the schedule. */
+  openTimeoutMs: number;
   joinTimeoutMs: number;
   sendRetryMs: number;
   sendTries: number;

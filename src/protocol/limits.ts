@@ -29,6 +29,8 @@ export const SERVER_IDLE_TIMEOUT_MS = 65_000;
 export const CLIENT_PING_AFTER_MS = 25_000;
 /** ... and treats the socket as dead if nothing arrives this long after its ping. */
 export const CLIENT_PONG_TIMEOUT_MS = 10_000;
+/** A socket not open this long after the client opened it (a route that swallows packets) is given up and tried again. Not in the contract: this project's choice. */
+export const CLIENT_OPEN_TIMEOUT_MS = 10_000;
 
 /** Client reconnect schedule after an unexpected close, then it stops and offers a manual reconnect. */
 export const RECONNECT_DELAYS_MS: readonly number[] = [0, 1000, 2000, 4000, 8000];

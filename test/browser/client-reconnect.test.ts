@@ -120,6 +120,58 @@ describe('LiveChatClient reconnecting', () => {
     expect(second.messages.map((m) => m.seq)).to.deep.equal([1, 2, 3, 4, 5, 6]);
   });
 
+  /**
+   * The network taken away as a phone loses signal: the socket goes silent (the server is frozen;
+   * the browser's own offline mode would cut the test runner's connection too), navigator.onLine
+   * turns false and `offline` fires. Online is the reverse.
+   */
+  async function setOffline(offline: boolean) {
+    if (offline) {
+      await signalServer(server, 'SIGSTOP');
+      Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
+      window.dispatchEvent(new Event('offline'));
+    } else {
+      delete (navigator as { onLine?: boolean }).onLine;
+      await signalServer(server, 'SIGCONT');
+      window.dispatchEvent(new Event('online'));
+    }
+  }
+
+  it('the network lost (the socket goes silent, `offline` fires): stopped at once, what is written stays queued, never failed; delivered once when it is back', async () => {
+    const visitor = uniqueId('v');
+    // Retries that would give up within the test: a send on the silent socket must not get that far.
+    const client = open({ token: await makeToken({ sub: visitor }), timing: { reconnectDelaysMs: SCHEDULE, sendRetryMs: 200, sendTries: 2 } });
+    await waitForState(client, 'connected');
+    try {
+      await setOffline(true);
+      await waitForState(client, 'stopped', 1000);
+      await client.send('written offline');
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(client.state).to.equal('stopped'); // no tries while there is no network
+      expect(client.messages.map((m) => [m.content, m.status])).to.deep.equal([['written offline', 'queued']]);
+    } finally {
+      await setOffline(false);
+    }
+    await waitFor(() => storedContents(client).length === 1, 'delivered once online');
+    const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitor });
+    await waitFor(() => storedContents(agent).length === 1, 'stored');
+    expect(storedContents(agent)).to.deep.equal(['written offline']);
+  });
+
+  it('gives up a socket that does not open in time (the server takes the connection but never answers) and tries again', async () => {
+    const timing = { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 300, pingAfterMs: 300, pongTimeoutMs: 300, heartbeatTickMs: 50 };
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), timing });
+    await waitForState(client, 'connected');
+    const states = record(client, 'state');
+    await signalServer(server, 'SIGSTOP'); // the heartbeat drops the socket; the new one never opens
+    try {
+      await waitFor(() => states.some((s) => s.detail.previous === 'connecting' && s.detail.state === 'reconnecting'), 'connecting given up', 3000);
+    } finally {
+      await signalServer(server, 'SIGCONT');
+    }
+    await waitForState(client, 'connected', 5000);
+  });
+
   it('notices a hung server by its heartbeat (no pong in time) and reconnects', async () => {
     const client = open({ token: await makeToken({ sub: uniqueId('v') }), timing: { reconnectDelaysMs: SCHEDULE, pingAfterMs: 300, pongTimeoutMs: 300, heartbeatTickMs: 50 } });
     await waitForState(client, 'connected');
