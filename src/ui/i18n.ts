@@ -30,6 +30,8 @@ const en = {
   older: 'Loading earlier messages…',
   unread: '{n} unread',
   newFrom: 'New message from {name}: {text}',
+  tooLong: 'Too long to send: {n} of {max} characters.',
+  badText: 'This message has characters that cannot be sent.',
 };
 
 export type Strings = typeof en;
@@ -64,6 +66,8 @@ const ja: Strings = {
   older: '過去のメッセージを読み込み中…',
   unread: '未読 {n} 件',
   newFrom: '{name}から新着メッセージ: {text}',
+  tooLong: '長すぎて送信できません（{n} / {max} 文字）。',
+  badText: '送信できない文字が含まれています。',
 };
 
 const th: Strings = {
@@ -96,6 +100,8 @@ const th: Strings = {
   older: 'กำลังโหลดข้อความก่อนหน้า…',
   unread: 'ยังไม่อ่าน {n}',
   newFrom: 'ข้อความใหม่จาก {name}: {text}',
+  tooLong: 'ข้อความยาวเกินกว่าจะส่งได้ ({n} จาก {max} ตัวอักษร)',
+  badText: 'ข้อความนี้มีอักขระที่ส่งไม่ได้',
 };
 
 const zhTW: Strings = {
@@ -128,6 +134,8 @@ const zhTW: Strings = {
   older: '正在載入較早的訊息…',
   unread: '{n} 則未讀',
   newFrom: '來自 {name} 的新訊息：{text}',
+  tooLong: '訊息太長，無法傳送（{n} / {max} 個字元）。',
+  badText: '此訊息含有無法傳送的字元。',
 };
 
 const id: Strings = {
@@ -160,6 +168,8 @@ const id: Strings = {
   older: 'Memuat pesan sebelumnya…',
   unread: '{n} belum dibaca',
   newFrom: 'Pesan baru dari {name}: {text}',
+  tooLong: 'Terlalu panjang untuk dikirim: {n} dari {max} karakter.',
+  badText: 'Pesan ini berisi karakter yang tidak dapat dikirim.',
 };
 
 const LANGUAGES: Record<string, Strings> = { en, ja, th, 'zh-tw': zhTW, 'zh-hant': zhTW, zh: zhTW, id, in: id };

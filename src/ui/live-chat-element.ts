@@ -1,7 +1,7 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import type { ClientMessage, ConnectionState, TokenProvider } from '../client/index.js';
 import { readClaims } from '../client/token.js';
-import { contentProblem } from '../protocol/index.js';
+import { MAX_CONTENT_CHARS, codePointLength, contentProblem } from '../protocol/index.js';
 import { ChatController } from './chat-controller.js';
 import { dispatch } from './events.js';
 import { format, isRtl, pickStrings, type Strings } from './i18n.js';
@@ -84,6 +84,7 @@ export class LiveChatElement extends LitElement {
     windowStart: { state: true },
     windowEnd: { state: true },
     announcement: { state: true },
+    composerError: { state: true },
   };
 
   static override styles = styles;
@@ -107,6 +108,8 @@ export class LiveChatElement extends LitElement {
   declare windowStart: number;
   declare windowEnd: number | undefined;
   declare announcement: string;
+  /** Why the composer's text was not sent (too long, characters that cannot be sent), until it is edited. */
+  declare composerError: string;
 
   private token: string | undefined;
   /** The `token` value last handed to the client: the same one is not offered again after a refusal. */
@@ -143,6 +146,8 @@ export class LiveChatElement extends LitElement {
   private unread = 0;
   private dividerSeq: number | undefined;
   private announceAfterSeq = Number.POSITIVE_INFINITY;
+  /** What was in the composer when the panel closed: it is there again when it opens. */
+  private draft = '';
   private typingOn = false;
   private typingSentAt = 0;
   private typingIdle: ReturnType<typeof setTimeout> | undefined;
@@ -156,6 +161,7 @@ export class LiveChatElement extends LitElement {
     this.windowStart = 0;
     this.windowEnd = undefined;
     this.announcement = '';
+    this.composerError = '';
   }
 
   override attributeChangedCallback(name: string, old: string | null, value: string | null): void {
@@ -311,6 +317,8 @@ export class LiveChatElement extends LitElement {
     this.windowEnd = undefined;
     const input = this.input;
     if (input) input.value = ''; // a draft written to one conversation is not sent to another
+    this.draft = '';
+    this.composerError = '';
     this.setTyping(false);
     this.countUnread();
   }
@@ -342,9 +350,16 @@ export class LiveChatElement extends LitElement {
       const firstUnread = this.chat.messages.find((m) => !m.mine && m.seq !== undefined && m.seq > this.seenSeq);
       this.dividerSeq = firstUnread?.seq;
       this.viewportChanged();
-      void this.updateComplete.then(() => this.input?.focus());
+      void this.updateComplete.then(() => {
+        const input = this.input;
+        if (!input) return;
+        input.value ||= this.draft;
+        this.growComposer();
+        input.focus();
+      });
       dispatch(this, 'live-chat-open', {});
     } else {
+      this.draft = this.input?.value ?? ''; // before this render takes the composer away
       this.dividerSeq = undefined;
       this.setTyping(false);
       void this.updateComplete.then(() => this.launcher?.focus());
@@ -522,6 +537,7 @@ export class LiveChatElement extends LitElement {
 
   private onInput(): void {
     this.growComposer();
+    this.composerError = '';
     const text = this.input?.value ?? '';
     if (!text.trim()) return this.setTyping(false);
     const now = Date.now();
@@ -552,7 +568,15 @@ export class LiveChatElement extends LitElement {
   private async submit(event?: Event): Promise<void> {
     event?.preventDefault();
     const input = this.input;
-    if (!input || !this.chat.client || contentProblem(input.value)) return;
+    if (!input || !this.chat.client || !input.value.trim()) return;
+    const problem = contentProblem(input.value);
+    if (problem) {
+      // Kept in the composer to be shortened or fixed; the page hears of it as of any send that failed here.
+      const length = codePointLength(input.value.trim());
+      this.composerError = length > MAX_CONTENT_CHARS ? format(this.strings.tooLong, { n: length, max: MAX_CONTENT_CHARS }) : this.strings.badText;
+      dispatch(this, 'live-chat-error', { code: 0, message: `not sent: the message ${problem}` });
+      return;
+    }
     const text = input.value;
     input.value = '';
     this.growComposer();
@@ -610,9 +634,19 @@ export class LiveChatElement extends LitElement {
           ${this.chat.loadingOlder ? html`<div class="older">${s.older}</div>` : nothing} ${this.renderMessages(s)}
         </div>
         <div class="typing" part="typing">${this.typingText(s)}</div>
+        <div id="composer-error" class="composer-error" role="alert">${this.composerError}</div>
         <form part="composer" @submit=${(e: Event) => this.submit(e)}>
           <label class="visually-hidden" for="input">${this.placeholder ?? s.placeholder}</label>
-          <textarea id="input" rows="1" enterkeyhint="send" placeholder=${this.placeholder ?? s.placeholder} @keydown=${this.onKeydown} @input=${this.onInput}></textarea>
+          <textarea
+            id="input"
+            rows="1"
+            enterkeyhint="send"
+            placeholder=${this.placeholder ?? s.placeholder}
+            aria-invalid=${this.composerError ? 'true' : 'false'}
+            aria-describedby="composer-error"
+            @keydown=${this.onKeydown}
+            @input=${this.onInput}
+          ></textarea>
           <button class="send" type="submit" aria-label=${s.send}>${ICON_SEND}</button>
         </form>
         <div class="visually-hidden" role="status" aria-live="polite">${this.announcement}</div>

@@ -312,6 +312,15 @@ export const styles = css`
     border-block-start: 1px solid currentColor;
   }
 
+  .composer-error {
+    color: var(--live-chat-error);
+    font-size: 13px;
+    padding: 8px 16px 0;
+  }
+  .composer-error:empty {
+    padding: 0;
+  }
+
   form {
     display: flex;
     gap: 8px;

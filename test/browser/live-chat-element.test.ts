@@ -181,6 +181,39 @@ describe('<live-chat>', () => {
     expect(input.value).to.equal('');
   });
 
+  it('a message too long to send stays in the composer, says why, and fires live-chat-error (code 0); editing clears the notice', async () => {
+    const { el } = await visitorElement({ mode: 'inline' });
+    const errors: number[] = [];
+    el.addEventListener('live-chat-error', (e) => errors.push(e.detail.code));
+    const input = $<HTMLTextAreaElement>(el, 'textarea')!;
+    input.value = 'x'.repeat(4001);
+    input.focus();
+    await sendKeys({ press: 'Enter' });
+    await el.updateComplete;
+    expect($(el, '.composer-error')!.textContent).to.equal('Too long to send: 4001 of 4000 characters.');
+    expect(input.getAttribute('aria-invalid')).to.equal('true');
+    expect(input.value).to.have.length(4001);
+    expect(errors).to.deep.equal([0]);
+    await sendKeys({ press: 'Backspace' });
+    await el.updateComplete;
+    expect($(el, '.composer-error')!.textContent).to.equal('');
+    await sendKeys({ press: 'Enter' });
+    await waitFor(() => el.shadowRoot!.querySelectorAll('.bubble').length === 1, 'the shortened message sent');
+    expect(input.value).to.equal('');
+  });
+
+  it('what was written and not sent is still in the composer after closing and opening the panel', async () => {
+    const { el } = await visitorElement({ open: true });
+    await el.updateComplete;
+    $<HTMLTextAreaElement>(el, 'textarea')!.focus();
+    await sendKeys({ type: 'half a thought' });
+    await sendKeys({ press: 'Escape' });
+    await waitFor(() => !el.opened, 'closed');
+    el.open();
+    await waitFor(() => shadow(el).activeElement?.tagName === 'TEXTAREA', 'focus in the composer');
+    expect($<HTMLTextAreaElement>(el, 'textarea')!.value).to.equal('half a thought');
+  });
+
   it('keyboard only: the launcher opens with Enter, focus goes to the composer, Escape closes and returns focus to the launcher', async () => {
     const { el } = await visitorElement();
     $<HTMLButtonElement>(el, '.launcher')!.focus();
