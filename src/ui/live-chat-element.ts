@@ -362,7 +362,8 @@ export class LiveChatElement extends LitElement {
       this.draft = this.input?.value ?? ''; // before this render takes the composer away
       this.dividerSeq = undefined;
       this.setTyping(false);
-      void this.updateComplete.then(() => this.launcher?.focus());
+      // Back to the launcher only from inside the widget: closed by the page's script, the focus stays where the reader is.
+      if (this.matches(':focus-within')) void this.updateComplete.then(() => this.launcher?.focus());
       dispatch(this, 'live-chat-close', {});
     }
   }
@@ -599,7 +600,16 @@ export class LiveChatElement extends LitElement {
     const badge = this.unread && !this.opened ? html`<span class="badge" part="badge" aria-hidden="true">${this.unread > 99 ? '99+' : this.unread}</span>` : nothing;
     const label = this.unread && !this.opened ? `${s.open} (${format(s.unread, { n: this.unread })})` : this.opened ? s.close : s.open;
     return html`
-      <button class="launcher" part="launcher" type="button" aria-label=${label} aria-expanded=${this.opened ? 'true' : 'false'} aria-controls="panel" @click=${() => this.toggle()}>
+      <button
+        class="launcher"
+        part="launcher"
+        type="button"
+        aria-label=${label}
+        aria-expanded=${this.opened ? 'true' : 'false'}
+        aria-controls="panel"
+        @click=${() => this.toggle()}
+        @keydown=${(e: KeyboardEvent) => e.key === 'Escape' && this.close()}
+      >
         ${this.opened ? ICON_CLOSE : ICON_CHAT}${badge}
       </button>
       ${this.opened ? this.renderPanel(s, false) : nothing}

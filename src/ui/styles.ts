@@ -171,6 +171,10 @@ export const styles = css`
       border-radius: 0;
       border: 0;
     }
+    /* Under the full-screen panel: out of sight, so out of the tab order too (the panel has its own close button). */
+    :host([open]) .launcher {
+      display: none;
+    }
   }
 
   .header {

@@ -221,6 +221,27 @@ describe('<live-chat>', () => {
     await waitFor(() => shadow(el).activeElement?.tagName === 'TEXTAREA', 'focus in the composer');
     await sendKeys({ press: 'Escape' });
     await waitFor(() => !el.opened && shadow(el).activeElement?.classList.contains('launcher'), 'focus back on the launcher');
+    // Opened again, with the focus left on the launcher: Escape there closes it too.
+    await sendKeys({ press: 'Enter' });
+    await waitFor(() => el.opened, 'open again');
+    $<HTMLButtonElement>(el, '.launcher')!.focus();
+    await sendKeys({ press: 'Escape' });
+    await waitFor(() => !el.opened, 'closed from the launcher');
+  });
+
+  it('closed by the page\'s script while the reader types in the page: the focus stays in the page', async () => {
+    const { el } = await visitorElement({ open: true });
+    const field = document.createElement('input');
+    document.body.append(field);
+    try {
+      field.focus();
+      el.close();
+      await el.updateComplete;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(document.activeElement).to.equal(field);
+    } finally {
+      field.remove();
+    }
   });
 
   it('counts unread messages on the closed launcher and fires live-chat-unread; opening shows a "new messages" divider', async () => {
@@ -315,7 +336,7 @@ describe('<live-chat>', () => {
     expect(input.getBoundingClientRect().height).to.be.greaterThan(one);
   });
 
-  it('fills the screen under 480 px wide', async () => {
+  it('fills the screen under 480 px wide, the launcher under it out of sight and out of the tab order', async () => {
     await setViewport({ width: 375, height: 667 });
     try {
       const { el } = await visitorElement({ open: true });
@@ -324,6 +345,10 @@ describe('<live-chat>', () => {
       const rect = panel.getBoundingClientRect();
       expect([rect.left, rect.top, rect.width], JSON.stringify(rect)).to.deep.equal([0, 0, 375]);
       expect(Math.round(rect.height)).to.equal(667);
+      expect(getComputedStyle($(el, '.launcher')!).display).to.equal('none');
+      el.close();
+      await el.updateComplete;
+      expect(getComputedStyle($(el, '.launcher')!).display).to.not.equal('none');
     } finally {
       await setViewport({ width: 800, height: 600 });
     }
