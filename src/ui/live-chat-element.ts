@@ -1,4 +1,5 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
+import { keyed } from 'lit/directives/keyed.js';
 import type { ClientMessage, ConnectionState, TokenProvider } from '../client/index.js';
 import { readClaims } from '../client/token.js';
 import { MAX_CONTENT_CHARS, codePointLength, contentProblem } from '../protocol/index.js';
@@ -40,7 +41,7 @@ function sameSubject(a: string | undefined, b: string): boolean {
  * @attr mode - `launcher` (a floating bubble that opens a panel; default) or `inline` (fills its container)
  * @attr open - whether the launcher's panel is open
  * @attr theme - `light` (default), `dark` or `auto`
- * @attr position - `right` (default) or `left`
+ * @attr position - `right` or `left`; by default the end of the page's reading direction (right, or left on a right-to-left page)
  * @attr lang - the language of the widget's words (default: the browser's)
  * @attr title - the panel's heading
  * @attr placeholder - the composer's placeholder
@@ -99,7 +100,7 @@ export class LiveChatElement extends LitElement {
   declare mode: 'launcher' | 'inline';
   declare opened: boolean;
   declare theme: 'light' | 'dark' | 'auto';
-  declare position: 'right' | 'left';
+  declare position: 'right' | 'left' | undefined;
   declare language: string | undefined;
   declare placeholder: string | undefined;
   /** Preferred over the `token` attribute: called for a token, and again when the server refuses one. */
@@ -146,6 +147,8 @@ export class LiveChatElement extends LitElement {
   private unread = 0;
   private dividerSeq: number | undefined;
   private announceAfterSeq = Number.POSITIVE_INFINITY;
+  /** How many messages have been announced: each announcement is a new node in the live region. */
+  private announced = 0;
   /** What was in the composer when the panel closed: it is there again when it opens. */
   private draft = '';
   private typingOn = false;
@@ -157,7 +160,6 @@ export class LiveChatElement extends LitElement {
     this.mode = 'launcher';
     this.opened = false;
     this.theme = 'light';
-    this.position = 'right';
     this.windowStart = 0;
     this.windowEnd = undefined;
     this.announcement = '';
@@ -168,7 +170,7 @@ export class LiveChatElement extends LitElement {
     if (name === 'title' || name === 'token') {
       if (value === null) return;
       this.removeAttribute(name);
-      if (name === 'title') this.heading = value;
+      if (name === 'title') this.heading = value || undefined; // an empty title would leave the dialog without a name
       else this.tokenChanged(value);
       this.requestUpdate();
       return;
@@ -418,6 +420,7 @@ export class LiveChatElement extends LitElement {
     }
     if (message.seq > this.announceAfterSeq) {
       this.announceAfterSeq = message.seq;
+      this.announced++;
       this.announcement = format(this.strings.newFrom, { name: this.senderName(message), text: message.content.slice(0, 200) });
       if (this.isOpen && !this.pinned && this.dividerSeq === undefined) this.dividerSeq = message.seq;
     }
@@ -627,7 +630,7 @@ export class LiveChatElement extends LitElement {
         role=${inline ? 'region' : 'dialog'}
         aria-label=${heading}
         lang=${lang}
-        dir=${isRtl(lang) ? 'rtl' : nothing}
+        dir=${this.language ? (isRtl(lang) ? 'rtl' : 'ltr') : nothing /* a chosen language brings its direction; else the page's */}
         @keydown=${(e: KeyboardEvent) => {
           if (e.key === 'Escape' && !inline) this.close();
         }}
@@ -649,6 +652,7 @@ export class LiveChatElement extends LitElement {
           <label class="visually-hidden" for="input">${this.placeholder ?? s.placeholder}</label>
           <textarea
             id="input"
+            dir="auto"
             rows="1"
             enterkeyhint="send"
             placeholder=${this.placeholder ?? s.placeholder}
@@ -659,7 +663,7 @@ export class LiveChatElement extends LitElement {
           ></textarea>
           <button class="send" type="submit" aria-label=${s.send}>${ICON_SEND}</button>
         </form>
-        <div class="visually-hidden" role="status" aria-live="polite">${this.announcement}</div>
+        <div class="visually-hidden" role="status" aria-live="polite">${keyed(this.announced, html`<p>${this.announcement}</p>`) /* a new node each time: the same words twice are still said twice */}</div>
       </section>
     `;
   }
@@ -729,7 +733,7 @@ export class LiveChatElement extends LitElement {
       <div class="group ${own ? 'own' : ''}">
         ${own ? nothing : html`<div class="sender">${this.senderName(first)}</div>`}
         ${group.map(
-          (m) => html`<div class="bubble ${m.seq === undefined ? 'pending' : ''}" part="message" data-id=${m.message_id}>${linkify(m.content).map((part) =>
+          (m) => html`<div class="bubble ${m.seq === undefined ? 'pending' : ''}" part="message" dir="auto" data-id=${m.message_id}>${linkify(m.content).map((part) =>
             part.href ? html`<a href=${part.href} target="_blank" rel="noopener noreferrer">${part.text}</a>` : part.text,
           )}</div>${m.status === 'failed'
             ? html`<div class="meta"><span class="failed">${s.failed}</span><button class="retry" type="button" @click=${() => this.chat.client?.retry(m.message_id)}>${s.retry}</button></div>`

@@ -96,10 +96,17 @@ export const styles = css`
     display: grid;
     place-items: center;
   }
+  /* An explicit position is physical, whatever the page's direction; without one, the logical end above. */
+  :host([position='right']) .launcher,
+  :host([position='right']) .panel.floating {
+    inset-inline: auto;
+    right: var(--live-chat-offset);
+  }
   :host([position='left']) .launcher,
   :host([position='left']) .panel.floating {
-    inset-inline-end: auto;
-    inset-inline-start: var(--live-chat-offset);
+    inset-inline: auto;
+    left: var(--live-chat-offset);
+    transform-origin: bottom left;
   }
   .launcher svg {
     width: 28px;
@@ -164,7 +171,8 @@ export const styles = css`
   }
   /* Phones: the whole screen, above the on-screen keyboard (height follows visualViewport). */
   @media (max-width: 480px) {
-    .panel.floating {
+    .panel.floating,
+    :host([position]) .panel.floating {
       inset: 0;
       width: 100%;
       height: var(--live-chat-viewport-height, 100dvh);

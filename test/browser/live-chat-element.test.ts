@@ -72,6 +72,10 @@ describe('<live-chat>', () => {
     expect($(el, 'h2')!.textContent).to.equal('Acme support');
     expect($<HTMLTextAreaElement>(el, 'textarea')!.placeholder).to.equal('Ask us anything');
     await waitFor(() => $(el, '.connection')!.textContent === 'Online', 'connected');
+    el.setAttribute('title', ''); // an empty title: the default heading, never a nameless dialog
+    await el.updateComplete;
+    expect($(el, 'h2')!.textContent).to.equal('Chat with us');
+    expect($(el, '.panel')!.getAttribute('aria-label')).to.equal('Chat with us');
   });
 
   it('prefers tokenProvider over the token attribute', async () => {
@@ -270,6 +274,11 @@ describe('<live-chat>', () => {
     expect(live.textContent).to.equal('');
     await agent.send('from support');
     await waitFor(() => live.textContent === 'New message from Support: from support', 'the announcement');
+    // The same words again are a new announcement (a new node), not an unchanged region a screen reader ignores.
+    const first = live.firstElementChild;
+    await agent.send('from support');
+    await waitFor(() => live.firstElementChild !== first, 'announced again');
+    expect(live.textContent).to.equal('New message from Support: from support');
   });
 
   it('shows the typing indicator while the other side types', async () => {
@@ -315,6 +324,7 @@ describe('<live-chat>', () => {
   it('right-to-left: on an RTL page the layout mirrors (launcher and own messages on the left)', async () => {
     const { el, visitorId } = await visitorElement({ open: true });
     el.setAttribute('dir', 'rtl');
+    el.removeAttribute('lang'); // no language chosen: the page's direction
     await el.updateComplete;
     const agent = await agentFor(visitorId);
     await el.send('mine');
@@ -323,6 +333,23 @@ describe('<live-chat>', () => {
     expect($(el, '.launcher')!.getBoundingClientRect().left).to.be.below(100);
     const [mine, theirs] = bubbles(el).map((b) => b.getBoundingClientRect());
     expect(mine!.left).to.be.below(theirs!.left); // own messages sit at the inline end, which is the left in RTL
+    // A position given is where it says, on any page; so is the direction of a language given.
+    el.setAttribute('position', 'right');
+    await el.updateComplete;
+    expect($(el, '.launcher')!.getBoundingClientRect().right).to.be.above(window.innerWidth - 100);
+    expect($(el, '.panel')!.hasAttribute('dir')).to.equal(false);
+    el.setAttribute('lang', 'en');
+    await el.updateComplete;
+    expect($(el, '.panel')!.getAttribute('dir')).to.equal('ltr');
+  });
+
+  it('a message in a right-to-left script sits right-to-left in its bubble, in any widget', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    await agent.send('שלום, מה שלומך?');
+    await waitFor(() => bubbles(el).length === 1, 'the message');
+    expect(getComputedStyle(bubbles(el)[0]!).direction).to.equal('rtl');
+    expect($(el, 'textarea')!.getAttribute('dir')).to.equal('auto');
   });
 
   it('the composer grows with its content', async () => {
