@@ -177,6 +177,13 @@ describe('server limits', () => {
       await user.roundTrip();
     });
 
+    it('closes 1007 on a text frame that is not valid UTF-8 (a broken WebSocket, as RFC 6455 says)', async () => {
+      const { user } = await joinedUser();
+      user.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+      const { code } = await user.waitClosed(3_000);
+      assert.equal(code, 1007);
+    });
+
     it('keeps the connection after 20 bad frames and closes 1008 on the 21st', async () => {
       const { user } = await joinedUser();
       for (let i = 0; i < 20; i++) user.sendRaw(`{bad json ${i}`);
