@@ -47,6 +47,8 @@ interface InFlight {
 export class ChatEngine {
   state: ConnectionState = 'idle';
   private socket: WebSocket | undefined;
+  /** Moves on whenever the socket is dropped: a connect() still waiting for its token is then stale. */
+  private generation = 0;
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -56,6 +58,8 @@ export class ChatEngine {
   private lastFrameAt = 0;
   private pingSentAt: number | undefined;
   private tokenRefreshed = false;
+  /** The server refused the token and no fresh one has arrived yet (the fetch may have been cut short by going offline). */
+  private tokenRefused = false;
   private readonly inFlight = new Map<string, InFlight>();
   /** Set by 4008: no send goes out before this time. */
   private pausedUntil = 0;
@@ -85,7 +89,6 @@ export class ChatEngine {
   /** A reason to try again now (online, page visible, a send, the user): restarts the schedule if it is waiting or spent. */
   wake(manual = false): void {
     if (this.refused && !manual) return;
-    if (!manual && navigator.onLine === false) return; // `online` wakes it; the user may still insist
     this.refused = false;
     if (this.state === 'stopped' || this.state === 'reconnecting' || (manual && (this.state === 'auth-failed' || this.state === 'replaced'))) {
       if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;
@@ -127,14 +130,19 @@ export class ChatEngine {
   private async connect(freshToken = false): Promise<void> {
     if (this.disposed) return;
     this.cleanupSocket();
+    const generation = this.generation;
     this.setState('connecting');
     let token: string;
     try {
-      token = freshToken ? await this.o.tokens.refresh() : await this.o.tokens.get();
+      token = freshToken || this.tokenRefused ? await this.o.tokens.refresh() : await this.o.tokens.get();
+      if (generation === this.generation) this.tokenRefused = false;
     } catch (error) {
+      if (generation !== this.generation) return; // offline, stopped or started again meanwhile
+      // A provider that could not reach its server while offline has not refused anyone.
+      if (navigator.onLine === false) return this.setState('stopped');
       return this.setState('auth-failed', { code: ErrorCode.AUTH_FAILED, message: error instanceof Error ? error.message : 'no token' });
     }
-    if (this.state !== 'connecting') return; // stopped meanwhile
+    if (generation !== this.generation || this.state !== 'connecting') return; // offline, stopped or started again meanwhile
     let socket: WebSocket;
     try {
       socket = new this.o.WebSocket(this.o.url);
@@ -161,7 +169,8 @@ export class ChatEngine {
     if (code === CloseCode.AUTH_FAILED && this.o.tokens.canRefresh && !this.tokenRefreshed) {
       // An expired or refused token: ask the provider once for a fresh one.
       this.tokenRefreshed = true;
-      void this.connect(true);
+      this.tokenRefused = true;
+      void this.connect();
       return;
     }
     if (terminal) return this.setState(terminal, { code, message: reason || terminal });
@@ -177,6 +186,7 @@ export class ChatEngine {
   }
 
   private cleanupSocket(): void {
+    this.generation++;
     const socket = this.socket;
     this.socket = undefined;
     if (socket) {

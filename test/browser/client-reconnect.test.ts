@@ -11,6 +11,7 @@ import {
   startChatServer,
   stopChatServer,
   storedContents,
+  trackedWebSocket,
   uniqueId,
   waitFor,
   waitForState,
@@ -128,26 +129,32 @@ describe('LiveChatClient reconnecting', () => {
   async function setOffline(offline: boolean) {
     if (offline) {
       await signalServer(server, 'SIGSTOP');
-      Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
-      window.dispatchEvent(new Event('offline'));
+      browserOffline(true);
     } else {
-      delete (navigator as { onLine?: boolean }).onLine;
       await signalServer(server, 'SIGCONT');
-      window.dispatchEvent(new Event('online'));
+      browserOffline(false);
     }
+  }
+
+  /** Only what the page sees of it: navigator.onLine and the `offline` / `online` events. */
+  function browserOffline(offline: boolean) {
+    if (offline) Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
+    else delete (navigator as { onLine?: boolean }).onLine;
+    window.dispatchEvent(new Event(offline ? 'offline' : 'online'));
   }
 
   it('the network lost (the socket goes silent, `offline` fires): stopped at once, what is written stays queued, never failed; delivered once when it is back', async () => {
     const visitor = uniqueId('v');
     // Retries that would give up within the test: a send on the silent socket must not get that far.
-    const client = open({ token: await makeToken({ sub: visitor }), timing: { reconnectDelaysMs: SCHEDULE, sendRetryMs: 200, sendTries: 2 } });
+    const timing = { reconnectDelaysMs: SCHEDULE, sendRetryMs: 200, sendTries: 2, openTimeoutMs: 300 };
+    const client = open({ token: await makeToken({ sub: visitor }), timing });
     await waitForState(client, 'connected');
     try {
       await setOffline(true);
       await waitForState(client, 'stopped', 1000);
-      await client.send('written offline');
+      await client.send('written offline'); // tries again, as a send must, and finds no network
       await new Promise((r) => setTimeout(r, 1000));
-      expect(client.state).to.equal('stopped'); // no tries while there is no network
+      expect(client.state).to.not.equal('connected');
       expect(client.messages.map((m) => [m.content, m.status])).to.deep.equal([['written offline', 'queued']]);
     } finally {
       await setOffline(false);
@@ -156,6 +163,47 @@ describe('LiveChatClient reconnecting', () => {
     const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitor });
     await waitFor(() => storedContents(agent).length === 1, 'stored');
     expect(storedContents(agent)).to.deep.equal(['written offline']);
+  });
+
+  /** A provider whose first token the server refuses (expired), so that the client asks it again for a fresh one. */
+  async function refusedThenFresh(fresh: () => Promise<string>) {
+    const sub = uniqueId('v');
+    const [expired, valid] = await Promise.all([makeToken({ sub, expSeconds: -60 }), makeToken({ sub })]);
+    let asked = 0;
+    const provider = () => (++asked === 1 ? Promise.resolve(expired) : fresh().then(() => valid));
+    return { provider, asked: () => asked };
+  }
+
+  it('offline while the token provider is asked, online before it answers: the late answer is dropped, one socket, connected', async () => {
+    const { WebSocket, sockets } = trackedWebSocket();
+    const { provider, asked } = await refusedThenFresh(() => new Promise((resolve) => setTimeout(resolve, 400)));
+    const client = open({ tokenProvider: provider, WebSocket, timing: { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 1000 } });
+    await waitFor(() => asked() === 2, 'a fresh token asked for after the refusal');
+    try {
+      browserOffline(true);
+      await waitForState(client, 'stopped', 300);
+    } finally {
+      browserOffline(false);
+    }
+    await waitForState(client, 'connected', 3000);
+    await new Promise((r) => setTimeout(r, 1500)); // past the open timeout of any socket left behind
+    expect(client.state).to.equal('connected');
+    expect(sockets.filter((socket) => socket.readyState !== WebSocket.CLOSED).length).to.equal(1);
+  });
+
+  it('a token provider that fails while the browser is offline leaves the client stopped (online tries again), not auth-failed', async () => {
+    const { provider, asked } = await refusedThenFresh(() => (navigator.onLine ? Promise.resolve() : Promise.reject(new TypeError('Failed to fetch'))));
+    // Offline before the `offline` event has arrived: the provider's fetch fails first.
+    Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
+    let client;
+    try {
+      client = open({ tokenProvider: provider, timing: { reconnectDelaysMs: SCHEDULE } });
+      await waitFor(() => asked() === 2, 'a fresh token asked for after the refusal');
+      await waitForState(client, 'stopped', 1000);
+    } finally {
+      browserOffline(false);
+    }
+    await waitForState(client, 'connected', 3000);
   });
 
   it('gives up a socket that does not open in time (the server takes the connection but never answers) and tries again', async () => {
