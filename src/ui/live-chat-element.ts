@@ -149,6 +149,8 @@ export class LiveChatElement extends LitElement {
   private announceAfterSeq = Number.POSITIVE_INFINITY;
   /** How many messages have been announced: each announcement is a new node in the live region. */
   private announced = 0;
+  /** How many times the composer refused its text: each refusal is said again, even in the same words. */
+  private composerErrors = 0;
   /** What was in the composer when the panel closed: it is there again when it opens. */
   private draft = '';
   private typingOn = false;
@@ -531,6 +533,13 @@ export class LiveChatElement extends LitElement {
 
   // ---- composing ----
 
+  /** Escape closes the panel (not while it ends an IME composition), and goes no further: a page dialog around the widget stays open. */
+  private readonly onEscape = (event: KeyboardEvent): void => {
+    if (event.key !== 'Escape' || event.isComposing || !this.opened) return;
+    event.stopPropagation();
+    this.close();
+  };
+
   private onKeydown(event: KeyboardEvent): void {
     // Enter sends, Shift+Enter is a new line; Enter that ends an IME composition (Japanese, Chinese, Thai) does neither.
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
@@ -578,6 +587,8 @@ export class LiveChatElement extends LitElement {
       // Kept in the composer to be shortened or fixed; the page hears of it as of any send that failed here.
       const length = codePointLength(input.value.trim());
       this.composerError = length > MAX_CONTENT_CHARS ? format(this.strings.tooLong, { n: length, max: MAX_CONTENT_CHARS }) : this.strings.badText;
+      this.composerErrors++;
+      this.requestUpdate(); // the same words as last time change no property
       dispatch(this, 'live-chat-error', { code: 0, message: `not sent: the message ${problem}` });
       return;
     }
@@ -591,6 +602,7 @@ export class LiveChatElement extends LitElement {
       await this.chat.client.send(text);
     } catch (error) {
       input.value = text; // never lose what was typed
+      if (!input.isConnected) this.draft = text; // the panel closed meanwhile: it comes back when it opens
       dispatch(this, 'live-chat-error', { code: 0, message: error instanceof Error ? error.message : String(error) });
     }
   }
@@ -611,7 +623,7 @@ export class LiveChatElement extends LitElement {
         aria-expanded=${this.opened ? 'true' : 'false'}
         aria-controls="panel"
         @click=${() => this.toggle()}
-        @keydown=${(e: KeyboardEvent) => e.key === 'Escape' && this.close()}
+        @keydown=${this.onEscape}
       >
         ${this.opened ? ICON_CLOSE : ICON_CHAT}${badge}
       </button>
@@ -631,9 +643,7 @@ export class LiveChatElement extends LitElement {
         aria-label=${heading}
         lang=${lang}
         dir=${this.language ? (isRtl(lang) ? 'rtl' : 'ltr') : nothing /* a chosen language brings its direction; else the page's */}
-        @keydown=${(e: KeyboardEvent) => {
-          if (e.key === 'Escape' && !inline) this.close();
-        }}
+        @keydown=${inline ? nothing : this.onEscape}
       >
         <div class="header" part="header">
           <div class="heading">
@@ -647,7 +657,7 @@ export class LiveChatElement extends LitElement {
           ${this.chat.loadingOlder ? html`<div class="older">${s.older}</div>` : nothing} ${this.renderMessages(s)}
         </div>
         <div class="typing" part="typing">${this.typingText(s)}</div>
-        <div id="composer-error" class="composer-error" role="alert">${this.composerError}</div>
+        <div id="composer-error" class="composer-error" role="alert">${this.composerError ? keyed(this.composerErrors, html`<p>${this.composerError}</p>`) : nothing}</div>
         <form part="composer" @submit=${(e: Event) => this.submit(e)}>
           <label class="visually-hidden" for="input">${this.placeholder ?? s.placeholder}</label>
           <textarea

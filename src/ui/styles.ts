@@ -10,7 +10,8 @@ const dark = css`
     --live-chat-warning-bg: #422006;
     --live-chat-warning-fg: #fde68a;
     --live-chat-error: #fca5a5;
-    --live-chat-accent-text: #60a5fa;
+    /* The accent lightened: readable on the dark panel, and still the page's accent when it sets its own. */
+    --live-chat-accent-text: color-mix(in srgb, var(--live-chat-accent), #fff 35%);
     color-scheme: dark;
 `;
 
@@ -96,18 +97,6 @@ export const styles = css`
     display: grid;
     place-items: center;
   }
-  /* An explicit position is physical, whatever the page's direction; without one, the logical end above. */
-  :host([position='right']) .launcher,
-  :host([position='right']) .panel.floating {
-    inset-inline: auto;
-    right: var(--live-chat-offset);
-  }
-  :host([position='left']) .launcher,
-  :host([position='left']) .panel.floating {
-    inset-inline: auto;
-    left: var(--live-chat-offset);
-    transform-origin: bottom left;
-  }
   .launcher svg {
     width: 28px;
     height: 28px;
@@ -146,7 +135,8 @@ export const styles = css`
     position: fixed;
     z-index: var(--live-chat-z-index);
     inset-block-end: calc(var(--live-chat-offset) * 2 + var(--live-chat-launcher-size));
-    inset-inline-end: var(--live-chat-offset);
+    /* Placed by the page's direction, like the launcher, not by the panel's own (a lang given may set that). */
+    right: var(--live-chat-offset);
     width: var(--live-chat-width);
     height: min(var(--live-chat-height), calc(100vh - 120px));
     border-radius: var(--live-chat-radius);
@@ -154,6 +144,24 @@ export const styles = css`
     border: 1px solid var(--live-chat-border);
     transform-origin: bottom right;
     animation: pop 160ms ease-out;
+  }
+  :host(:dir(rtl)) .panel.floating {
+    right: auto;
+    left: var(--live-chat-offset);
+    transform-origin: bottom left;
+  }
+  /* An explicit position is physical, whatever the page's direction; without one, the end of the page's. */
+  :host([position='right']) .launcher,
+  :host([position='right']) .panel.floating {
+    inset-inline: auto;
+    right: var(--live-chat-offset);
+    transform-origin: bottom right;
+  }
+  :host([position='left']) .launcher,
+  :host([position='left']) .panel.floating {
+    inset-inline: auto;
+    left: var(--live-chat-offset);
+    transform-origin: bottom left;
   }
   @keyframes pop {
     from {
@@ -172,6 +180,7 @@ export const styles = css`
   /* Phones: the whole screen, above the on-screen keyboard (height follows visualViewport). */
   @media (max-width: 480px) {
     .panel.floating,
+    :host(:dir(rtl)) .panel.floating,
     :host([position]) .panel.floating {
       inset: 0;
       width: 100%;
@@ -331,6 +340,9 @@ export const styles = css`
   }
   .composer-error:empty {
     padding: 0;
+  }
+  .composer-error p {
+    margin: 0;
   }
 
   form {

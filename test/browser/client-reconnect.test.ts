@@ -166,7 +166,7 @@ describe('LiveChatClient reconnecting', () => {
   });
 
   /** A provider whose first token the server refuses (expired), so that the client asks it again for a fresh one. */
-  async function refusedThenFresh(fresh: () => Promise<string>) {
+  async function refusedThenFresh(fresh: () => Promise<unknown>) {
     const sub = uniqueId('v');
     const [expired, valid] = await Promise.all([makeToken({ sub, expSeconds: -60 }), makeToken({ sub })]);
     let asked = 0;

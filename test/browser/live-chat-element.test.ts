@@ -198,6 +198,11 @@ describe('<live-chat>', () => {
     expect(input.getAttribute('aria-invalid')).to.equal('true');
     expect(input.value).to.have.length(4001);
     expect(errors).to.deep.equal([0]);
+    const said = $(el, '.composer-error p');
+    await sendKeys({ press: 'Enter' }); // again: said again (a new node in the alert), not only fired again
+    await el.updateComplete;
+    expect($(el, '.composer-error p')).to.not.equal(said);
+    expect(errors).to.deep.equal([0, 0]);
     await sendKeys({ press: 'Backspace' });
     await el.updateComplete;
     expect($(el, '.composer-error')!.textContent).to.equal('');
@@ -223,8 +228,13 @@ describe('<live-chat>', () => {
     $<HTMLButtonElement>(el, '.launcher')!.focus();
     await sendKeys({ press: 'Enter' });
     await waitFor(() => shadow(el).activeElement?.tagName === 'TEXTAREA', 'focus in the composer');
+    const pageHeard: string[] = [];
+    const listener = (e: KeyboardEvent) => pageHeard.push(e.key);
+    document.addEventListener('keydown', listener);
     await sendKeys({ press: 'Escape' });
+    document.removeEventListener('keydown', listener);
     await waitFor(() => !el.opened && shadow(el).activeElement?.classList.contains('launcher'), 'focus back on the launcher');
+    expect(pageHeard).to.deep.equal([]); // the widget's Escape does not also close a dialog of the page around it
     // Opened again, with the focus left on the launcher: Escape there closes it too.
     await sendKeys({ press: 'Enter' });
     await waitFor(() => el.opened, 'open again');
@@ -338,9 +348,13 @@ describe('<live-chat>', () => {
     await el.updateComplete;
     expect($(el, '.launcher')!.getBoundingClientRect().right).to.be.above(window.innerWidth - 100);
     expect($(el, '.panel')!.hasAttribute('dir')).to.equal(false);
+    el.removeAttribute('position');
     el.setAttribute('lang', 'en');
     await el.updateComplete;
     expect($(el, '.panel')!.getAttribute('dir')).to.equal('ltr');
+    // The panel's own direction is English's, but it still opens on the page's side, above the launcher.
+    expect($(el, '.launcher')!.getBoundingClientRect().left).to.be.below(100);
+    expect($(el, '.panel')!.getBoundingClientRect().left).to.be.below(100);
   });
 
   it('a message in a right-to-left script sits right-to-left in its bubble, in any widget', async () => {
