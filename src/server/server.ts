@@ -39,13 +39,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     event: (conversationId, event) => hub && deliverLocally(hub, conversationId, event),
     deviceClaim: (claim) => {
       const held = hub?.registry.deviceHolder(claim.user_id, claim.device_id);
-      if (!hub || !held || held.connection.id === claim.connection_id) return;
-      if (isNewerClaim(claim, held.claim)) held.connection.close(CloseCode.REPLACED, 'replaced');
-      // Ours is the newer (the other instance may not have heard it, across an outage): tell it again.
-      else void hub.bus.claimDevice(held.claim);
+      // An older claim than ours changes nothing: its instance closes its own connection when ours reaches it.
+      if (held && held.connection.id !== claim.connection_id && isNewerClaim(claim, held.claim)) held.connection.close(CloseCode.REPLACED, 'replaced');
     },
-    reclaimDevices: () => {
-      if (hub) for (const { claim } of hub.registry.deviceHolds()) void hub.bus.claimDevice(claim);
+    heldDevices: function* () {
+      if (hub) for (const { claim } of hub.registry.deviceHolds()) yield claim;
     },
     resync: () => {
       if (!hub) return;

@@ -21,11 +21,12 @@ export const isNewerClaim = (a: DeviceClaim, b: DeviceClaim): boolean =>
 
 export interface BusHandlers {
   event(conversationId: string, event: RoomEvent): void;
+  /** Another instance's claim: an older connection of that (user, device) here closes 4009. */
   deviceClaim(claim: DeviceClaim): void;
+  /** The claims of the devices held here, for claiming them again when claims may have been lost. */
+  heldDevices(): Iterable<DeviceClaim>;
   /** Deliveries may have been missed (the link to the other instances came back): catch up from the store. */
   resync(): void;
-  /** Claims may have been missed (the link came back): claim every device held here again. */
-  reclaimDevices(): void;
 }
 
 /**
@@ -37,8 +38,8 @@ export interface Bus {
   publish(conversationId: string, event: RoomEvent): Promise<void>;
   subscribe(conversationId: string): Promise<void>;
   unsubscribe(conversationId: string): Promise<void>;
-  /** Tells the other instances, which close their older connection of that (user, device). At most once, like the rest. */
-  claimDevice(claim: DeviceClaim): Promise<void>;
+  /** Tells the other instances, which close their older connections of those (user, device)s. At most once, like the rest. */
+  claimDevices(claims: readonly DeviceClaim[]): Promise<void>;
   /** False while the link to the other instances is down (/healthz answers 503). */
   healthy(): boolean;
   close(): Promise<void>;

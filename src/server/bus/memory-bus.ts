@@ -9,7 +9,7 @@ export function createMemoryBus(_handlers: BusHandlers): Promise<Bus> {
     publish: async () => undefined,
     subscribe: async () => undefined,
     unsubscribe: async () => undefined,
-    claimDevice: async () => undefined,
+    claimDevices: async () => undefined,
     healthy: () => true,
     close: async () => undefined,
   });

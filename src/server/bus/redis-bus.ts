@@ -13,20 +13,24 @@ interface EventEnvelope {
   i: string;
   e: RoomEvent;
 }
-/** A device claim; `at` is the time its authentication completed (the newer one wins, on every instance). */
+/** Device claims, many to a message when an instance claims all it holds again. */
 interface ClaimEnvelope {
   i: string;
-  c: Omit<DeviceClaim, 'at'>;
-  at: number;
+  claims: DeviceClaim[];
 }
+/** `resync`: catch up from the store. `reclaim`: claim every device you hold again. */
 interface ControlEnvelope {
   i: string;
-  resync: true;
+  resync?: true;
+  reclaim?: true;
 }
 
 /** Conversations whose delivery to other instances failed while Redis was down; past this, every instance catches up everything. */
 const MAX_PENDING_CONVERSATIONS = 10_000;
 const SUBSCRIBE_BATCH = 500;
+const CLAIM_BATCH = 500;
+/** Both links coming back, and several instances asking at once, make one reclaim, not many. */
+const RECLAIM_DELAY_MS = 200;
 
 export interface RedisBusOptions {
   /** How long start waits for Redis before going on without it (unhealthy, recovering by itself). */
@@ -62,10 +66,11 @@ export function redisOptions(name: string): RedisOptions {
  * the publisher remembers, per conversation, the newest message it could not publish and publishes
  * it again once reconnected, so that instances that never lost their subscription fetch the gap
  * from the store when that message arrives (deliveries carry seq, and a connection fills a gap
- * before a later seq). Device claims are not kept: whenever either connection comes back, the
- * instance claims every device it holds again (`handlers.reclaimDevices`), and an instance that
- * hears an older claim than its own answers with its own, so the older connection closes
- * whichever instance's link returned first.
+ * before a later seq). Device claims are not kept either: when either connection comes back, the
+ * instance claims every device it holds again and asks the others to do the same, so that two
+ * connections of one (user, device) made on two instances during an outage meet, and the older
+ * closes, whichever instance's link returned first. Outside of that an instance never answers a
+ * claim: with clocks apart, an answer could close the newer connection.
  */
 export async function createRedisBus(url: string, handlers: BusHandlers, log: Logger, options: RedisBusOptions = {}): Promise<Bus & { instanceId: string }> {
   const instanceId = randomUUID();
@@ -84,6 +89,8 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
 
   const pendingMessages = new Map<string, Extract<RoomEvent, { kind: 'message' }>>();
   let pendingOverflow = false;
+  let reclaimTimer: ReturnType<typeof setTimeout> | undefined;
+  let askOthersToReclaim = false;
 
   // An 'error' event without a listener would crash the process; errors are followed by 'close' and a reconnect.
   subscriber.on('error', (error: Error) => log.debug({ err: error }, 'redis subscriber error'));
@@ -111,8 +118,9 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
     }
     if (parsed.i === instanceId) return; // this instance delivered it locally already
     try {
-      if (channel === DEVICES_CHANNEL && 'c' in parsed) handlers.deviceClaim({ ...parsed.c, at: parsed.at });
+      if (channel === DEVICES_CHANNEL && 'claims' in parsed) for (const claim of parsed.claims) handlers.deviceClaim(claim);
       else if (channel === INSTANCES_CHANNEL && 'resync' in parsed) handlers.resync();
+      else if (channel === INSTANCES_CHANNEL && 'reclaim' in parsed) reclaimSoon(false);
       else if (channel.startsWith(CHANNEL_PREFIX) && 'e' in parsed) handlers.event(channel.slice(CHANNEL_PREFIX.length), parsed.e);
     } catch (error) {
       log.error({ err: error, channel }, 'bus message handler failed');
@@ -144,8 +152,7 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
       log.info({ conversations: wanted.size }, 'redis subscriber back; catching up from the store');
       // Only now: a message stored after this catch-up reads the store is published to a channel we are subscribed to.
       handlers.resync();
-      // Claims published while we could not hear them are gone; ours makes a newer holder elsewhere answer with its own.
-      handlers.reclaimDevices();
+      reclaimSoon(true); // claims published while we could not hear them are gone
     }
   }
   subscriber.on('ready', () => void restore());
@@ -155,8 +162,20 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
     if (!publisherLost) return;
     publisherLost = false;
     void flushPending();
-    handlers.reclaimDevices();
+    reclaimSoon(true); // ours published meanwhile were lost
   });
+
+  /** Claims every device held here again, and with `askOthers` has every other instance do the same. */
+  function reclaimSoon(askOthers: boolean): void {
+    askOthersToReclaim ||= askOthers;
+    if (reclaimTimer || closing) return;
+    reclaimTimer = setTimeout(() => {
+      reclaimTimer = undefined;
+      const ask = askOthersToReclaim;
+      askOthersToReclaim = false;
+      void claimDevices([...handlers.heldDevices()], ask);
+    }, RECLAIM_DELAY_MS);
+  }
 
   /** Publishes again what could not be published while Redis was away. */
   async function flushPending(): Promise<void> {
@@ -206,10 +225,13 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
     }
   }
 
-  async function claimDevice({ at, ...claim }: DeviceClaim): Promise<void> {
+  async function claimDevices(claims: readonly DeviceClaim[], askOthers = false): Promise<void> {
     try {
       if (publisher.status !== 'ready') throw new Error(`redis publisher is ${publisher.status}`);
-      await publisher.publish(DEVICES_CHANNEL, JSON.stringify({ i: instanceId, c: claim, at } satisfies ClaimEnvelope));
+      for (let k = 0; k < claims.length; k += CLAIM_BATCH) {
+        await publisher.publish(DEVICES_CHANNEL, JSON.stringify({ i: instanceId, claims: claims.slice(k, k + CLAIM_BATCH) } satisfies ClaimEnvelope));
+      }
+      if (askOthers) await publisher.publish(INSTANCES_CHANNEL, JSON.stringify({ i: instanceId, reclaim: true } satisfies ControlEnvelope));
     } catch (error) {
       publishFailed(error); // claimed again, with every device held here, when the publisher is back
     }
@@ -249,10 +271,11 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
     publish,
     subscribe,
     unsubscribe,
-    claimDevice,
+    claimDevices,
     healthy: () => subscribed && subscriber.status === 'ready' && publisher.status === 'ready',
     async close() {
       closing = true;
+      clearTimeout(reclaimTimer);
       await Promise.allSettled([subscriber.quit(), publisher.quit()]);
       subscriber.disconnect();
       publisher.disconnect();

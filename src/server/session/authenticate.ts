@@ -23,7 +23,7 @@ export async function authenticate(hub: Hub, connection: Connection, frame: Clie
   if (deviceId) {
     const claim = { user_id: identity.userId, device_id: deviceId, connection_id: connection.id, at: Date.now() };
     hub.registry.claimDevice(connection, claim)?.close(CloseCode.REPLACED, 'replaced');
-    hub.bus.claimDevice(claim).catch((error: unknown) => hub.log.warn({ err: error }, 'could not announce the device to other instances'));
+    hub.bus.claimDevices([claim]).catch((error: unknown) => hub.log.warn({ err: error }, 'could not announce the device to other instances'));
   }
   connection.send(serverFrame('auth', { success: true, user_id: identity.userId, role: identity.role, expires_at: identity.expiresAt.toISOString() }));
 }
