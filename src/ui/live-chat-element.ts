@@ -619,13 +619,12 @@ export class LiveChatElement extends LitElement {
         class="launcher"
         part="launcher"
         type="button"
-        aria-label=${label}
         aria-expanded=${this.opened ? 'true' : 'false'}
         aria-controls="panel"
         @click=${() => this.toggle()}
         @keydown=${this.onEscape}
       >
-        ${this.opened ? ICON_CLOSE : ICON_CHAT}${badge}
+        ${this.opened ? ICON_CLOSE : ICON_CHAT}<span class="visually-hidden">${label}</span>${badge}
       </button>
       ${this.opened ? this.renderPanel(s, false) : nothing}
     `;
