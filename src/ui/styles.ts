@@ -59,8 +59,12 @@ export const styles = css`
       ${dark}
     }
   }
+  /* Fills its container; in one without a height (a bare LIFF page) it stops at the screen's, and the list scrolls. */
   :host([mode='inline']) {
+    display: flex;
+    flex-direction: column;
     height: 100%;
+    max-height: 100dvh;
   }
   [hidden] {
     display: none !important;
@@ -128,8 +132,8 @@ export const styles = css`
     box-sizing: border-box;
   }
   .panel.inline {
-    height: 100%;
-    min-height: 320px;
+    flex: 1;
+    min-height: min(320px, 100dvh);
   }
   .panel.floating {
     position: fixed;
@@ -253,6 +257,7 @@ export const styles = css`
 
   .messages {
     flex: 1;
+    min-height: 0;
     overflow-y: auto;
     overscroll-behavior: contain;
     padding: 12px 16px;

@@ -130,6 +130,24 @@ describe('<live-chat>', () => {
     expect($(el, '[role="region"].panel')).to.exist;
   });
 
+  it('inline mode fills a container with a height; on a page that gives it none (a bare LIFF page) it stops at the screen\'s and its list scrolls', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    for (let i = 1; i <= 40; i++) void agent.send(`line ${i}`);
+    await waitFor(() => bubbles(el).length === 40, 'forty messages');
+    await el.updateComplete;
+    const scroller = $(el, '.messages')!;
+    expect(el.getBoundingClientRect().height).to.be.at.most(window.innerHeight);
+    expect(scroller.scrollHeight).to.be.above(scroller.clientHeight);
+    expect($(el, 'textarea')!.getBoundingClientRect().bottom).to.be.at.most(window.innerHeight); // the composer on screen
+    const box = document.createElement('div');
+    box.style.height = '400px';
+    el.parentElement!.append(box);
+    box.append(el);
+    await el.updateComplete;
+    expect(Math.round($(el, '.panel')!.getBoundingClientRect().height)).to.equal(400);
+  });
+
   it('send() resolves once the message is in the outbox; the message shows once, then as sent; live-chat-message fires', async () => {
     const { el, visitorId } = await visitorElement({ mode: 'inline' });
     const agent = await agentFor(visitorId);
