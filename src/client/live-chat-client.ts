@@ -206,6 +206,24 @@ export class LiveChatClient {
     else void this.call('reconnect');
   }
 
+  /**
+   * Closes once nothing written here waits to go out: at once if nothing does, else when the last
+   * is acked, or when sending cannot go on (stopped, refused, replaced); what is left then stays in
+   * the outbox for the next time the conversation is opened. For a view that moves on (another
+   * conversation, another page) right after a reply was written.
+   */
+  closeWhenSent(): void {
+    if (this.closed) return;
+    const settle = () => {
+      const waiting = this.messages.some((m) => m.mine && m.seq === undefined && m.status !== 'failed');
+      if (waiting && !['stopped', 'auth-failed', 'replaced'].includes(this.state)) return;
+      for (const off of listening) off();
+      this.close();
+    };
+    const listening = [this.on('update', settle), this.on('message', settle), this.on('state', settle)];
+    settle();
+  }
+
   /** Closes the socket and stops; another tab takes the connection over if one is open. */
   close(): void {
     if (this.closed) return;

@@ -103,7 +103,7 @@ export class ChatController implements ReactiveController {
     this.unsubscribe = [];
     clearTimeout(this.typingTimer);
     this.typing.clear();
-    this.client?.close();
+    this.client?.closeWhenSent(); // a reply written just before a switch still goes out
     this.client = undefined;
     this.messages = [];
     this.hasOlder = true;

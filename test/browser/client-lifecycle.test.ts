@@ -144,6 +144,25 @@ describe('LiveChatClient lifecycle', () => {
     expect(seen.every((m) => !m.mine && m.sender_role === 'agent')).to.equal(true);
   });
 
+  it('closeWhenSent(): closes at once with nothing to send, else once its messages are acked, and sooner when sending cannot go on', async () => {
+    const { visitor, agent } = await pair();
+    const idle = open({ token: await makeToken({ sub: uniqueId('visitor') }) });
+    await waitForState(idle, 'connected');
+    idle.closeWhenSent();
+    expect(idle.state).to.equal('stopped');
+
+    const { WebSocket, sockets } = trackedWebSocket();
+    const writer = open({ token: await makeToken({ sub: visitor.userId! }), shareConnection: false, WebSocket });
+    await waitForState(writer, 'connected');
+    const message = await writer.send('the last word');
+    writer.closeWhenSent();
+    expect(writer.state).to.equal('connected'); // still sending
+    await waitForState(writer, 'stopped');
+    expect(writer.messages.find((m) => m.message_id === message.message_id)?.seq).to.be.a('number');
+    expect(sockets.every((socket) => socket.readyState === WebSocket.CLOSED || socket.readyState === WebSocket.CLOSING)).to.equal(true);
+    await waitFor(() => storedContents(agent).includes('the last word'), 'delivered');
+  });
+
   it('closed with a send under way, it stays closed: no new socket, and the message is kept in the outbox or refused, never half-sent', async () => {
     const sub = uniqueId('visitor');
     const { WebSocket, sockets } = trackedWebSocket();

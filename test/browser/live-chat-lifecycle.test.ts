@@ -334,6 +334,24 @@ describe('<live-chat> on a page', () => {
     expect(messages.map((m) => m.message.message_id)).to.deep.equal([message.message_id]);
   });
 
+  it('a reply written just before switching conversation, or before the element leaves the page, is still delivered', async () => {
+    const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
+    const [first, second] = [uniqueId('v'), uniqueId('v')];
+    const el = element({ token: agentToken, 'conversation-id': first });
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected');
+    await el.send('the answer to the first visitor');
+    el.setAttribute('conversation-id', second);
+    await waitFor(() => el.status === 'connected', 'connected to the second');
+    await el.send('the answer to the second visitor');
+    el.remove();
+    for (const [conversation, text] of [[first, 'the answer to the first visitor'], [second, 'the answer to the second visitor']] as const) {
+      const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: conversation }), shareConnection: false, store: new MemoryChatStore() });
+      cleanup.push(() => visitor.close());
+      await waitFor(() => storedContents(visitor).includes(text), `delivered to ${conversation}`);
+    }
+  });
+
   it('switching conversation while typing tells the first conversation that typing stopped', async () => {
     const [first, second] = [uniqueId('v'), uniqueId('v')];
     const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: first }) });
