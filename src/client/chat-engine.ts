@@ -69,6 +69,8 @@ export class ChatEngine {
   private retryFailed = false;
   /** History requests in flight, by message_id. */
   private readonly pages = new Map<string, (page: HistoryPage | undefined) => void>();
+  /** Pages asked for to look at, not to show. */
+  private readonly unmerged = new Set<string>();
   /** Set by 4003: the server refused the conversation; only the user (reconnect()) tries again. */
   private refused = false;
   /** A read position asked for while not connected (a panel open during the join): sent once connected. */
@@ -206,6 +208,7 @@ export class ChatEngine {
     this.inFlight.clear();
     for (const resolve of this.pages.values()) resolve(undefined);
     this.pages.clear();
+    this.unmerged.clear();
   }
 
   /** Drops a socket that stopped answering and reconnects, as if it had closed. */
@@ -339,21 +342,19 @@ export class ChatEngine {
     const waiting = frame.message_id && this.pages.get(frame.message_id);
     if (waiting) {
       this.pages.delete(frame.message_id!);
-      await this.merge(page.messages);
-      this.peerRead(page.peer_read_seq);
+      if (!this.unmerged.delete(frame.message_id!)) {
+        await this.merge(page.messages);
+        this.peerRead(page.peer_read_seq);
+      }
       waiting(page);
       return;
     }
     if (!frame.message_id || frame.message_id !== this.joinId) return;
     clearTimeout(this.joinTimer);
-    if (this.o.conversation.highestSeq() > page.last_seq) {
-      // The server's store is behind this copy: it was reset. Take the server's version.
-      this.o.conversation.dropStored();
-      this.unsentRead = undefined; // a position in the old numbering
-      await this.o.store().clearConversation(this.conversationId).catch(() => undefined);
-      this.o.conversation.joinedAtSeq = page.last_seq;
-      this.o.emit('reset', {});
-    } else if (this.o.conversation.highestSeq() === 0) this.o.conversation.joinedAtSeq ??= page.last_seq;
+    const held = this.o.conversation.highestSeq();
+    // The server's store is behind this copy: it was reset. Take the server's version.
+    if (held > page.last_seq) await this.dropCopy(page.last_seq);
+    else if (held === 0) this.o.conversation.joinedAtSeq ??= page.last_seq;
     await this.merge(page.messages);
     this.readUpTo(page.read_seq);
     this.peerRead(page.peer_read_seq);
@@ -363,6 +364,31 @@ export class ChatEngine {
     if (page.has_more && page.messages.length) void this.fetchForward(page.messages.at(-1)!.seq);
     // A new connection gets everything unacked, the failed ones too: they were never stored.
     void this.flush(true);
+    if (held > 0 && held <= page.last_seq) void this.checkSameStore(held, page);
+  }
+
+  /** Drops this copy of the conversation (the server's store was reset): the server's is the one now. */
+  private async dropCopy(lastSeq: number): Promise<void> {
+    this.o.conversation.dropStored();
+    this.unsentRead = undefined; // a position in the old numbering
+    await this.o.store().clearConversation(this.conversationId).catch(() => undefined);
+    this.o.conversation.joinedAtSeq = lastSeq;
+    this.o.emit('reset', {});
+  }
+
+  /**
+   * A store that was reset and has grown past this copy's numbering since gives a join no sign of
+   * it: the server's message at the highest seq held here must be the one held here. If it is
+   * not, the copy is dropped and the server's newest page taken, as on a join after any reset.
+   */
+  private async checkSameStore(seq: number, join: HistoryPage): Promise<void> {
+    const ours = this.o.conversation.list().find((m) => m.seq === seq);
+    const page = await this.request({ before_seq: seq + 1, limit: 1 }, false);
+    if (!ours || !page || page.messages[0]?.message_id === ours.message_id) return; // no page: the next join looks again
+    await this.dropCopy(page.last_seq);
+    this.readUpTo(join.read_seq);
+    this.peerRead(join.peer_read_seq);
+    await this.request({ limit: 50 });
   }
 
   private async merge(messages: readonly ChatMessage[]): Promise<void> {
@@ -524,11 +550,13 @@ export class ChatEngine {
     }
   }
 
-  private request(query: { before_seq?: number; after_seq?: number; limit: number }): Promise<HistoryPage | undefined> {
+  /** A page of history, merged into the conversation unless `merge` is false. */
+  private request(query: { before_seq?: number; after_seq?: number; limit: number }, merge = true): Promise<HistoryPage | undefined> {
     const frame = clientFrame('history', { conversation_id: this.conversationId, ...query });
     return new Promise((resolve) => {
       if (this.state !== 'connected' || !this.sendFrame(frame)) return resolve(undefined);
       this.pages.set(frame.message_id, resolve);
+      if (!merge) this.unmerged.add(frame.message_id);
     });
   }
 }

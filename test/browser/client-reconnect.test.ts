@@ -272,5 +272,29 @@ describe('LiveChatClient reconnecting', () => {
     await reloaded.ready;
     expect(storedContents(reloaded)).to.deep.equal(['new 1']); // the cache was dropped too
   });
+
+  it('a server whose store was reset and has since grown past the client\'s numbering: noticed all the same, the client takes the server\'s copy', async () => {
+    const visitor = uniqueId('v');
+    const token = await makeToken({ sub: visitor });
+    const first = open({ token });
+    await waitForState(first, 'connected');
+    for (let i = 1; i <= 3; i++) await first.send(`old ${i}`);
+    await waitFor(() => storedContents(first).length === 3, 'acks');
+    first.close(); // away while the store is reset and fills again
+    server = await restartChatServer(server, { fresh: true });
+    const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitor });
+    await waitForState(agent, 'connected');
+    for (let i = 1; i <= 5; i++) await agent.send(`new ${i}`);
+    await waitFor(() => storedContents(agent).length === 5, 'the new store has 5');
+
+    const back = open({ token });
+    const resets = record(back, 'reset');
+    await back.ready;
+    expect(storedContents(back)).to.deep.equal(['old 1', 'old 2', 'old 3']); // the cache, before the join
+    await waitFor(() => resets.length, 'the reset noticed');
+    await waitFor(() => storedContents(back).length === 5, 'the server\'s copy');
+    expect(storedContents(back)).to.deep.equal([1, 2, 3, 4, 5].map((i) => `new ${i}`));
+    expect(back.messages.map((m) => m.seq)).to.deep.equal([1, 2, 3, 4, 5]);
+  });
 });
 
