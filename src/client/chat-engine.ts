@@ -406,8 +406,8 @@ export class ChatEngine {
   }
 
   private serverError(error: ServerFrameOf<'error'>['payload']): void {
-    const { code, message_id } = error;
-    this.o.emit('error', { code, message: error.message, ...(message_id ? { message_id } : {}) });
+    const { code, message_id, retry_after_ms } = error;
+    this.o.emit('error', { code, message: error.message, ...(message_id ? { message_id } : {}), ...(retry_after_ms !== undefined ? { retry_after_ms } : {}) });
     const isSend = message_id !== undefined && this.inFlight.has(message_id);
     if (isSend) clearTimeout(this.inFlight.get(message_id)!.timer);
     switch (code) {

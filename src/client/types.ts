@@ -36,6 +36,8 @@ export interface ClientError {
   code: number;
   message: string;
   message_id?: string;
+  /** With 4008: how long until the server takes another message. */
+  retry_after_ms?: number;
 }
 
 /** Event name → detail. */

@@ -32,6 +32,7 @@ const en = {
   newFrom: 'New message from {name}: {text}',
   tooLong: 'Too long to send: {n} of {max} characters.',
   badText: 'This message has characters that cannot be sent.',
+  slowDown: 'You are sending quickly: your next messages go out in a moment.',
 };
 
 export type Strings = typeof en;
@@ -68,6 +69,7 @@ const ja: Strings = {
   newFrom: '{name}から新着メッセージ: {text}',
   tooLong: '長すぎて送信できません（{n} / {max} 文字）。',
   badText: '送信できない文字が含まれています。',
+  slowDown: '送信が続いています。次のメッセージはまもなく送信されます。',
 };
 
 const th: Strings = {
@@ -102,6 +104,7 @@ const th: Strings = {
   newFrom: 'ข้อความใหม่จาก {name}: {text}',
   tooLong: 'ข้อความยาวเกินกว่าจะส่งได้ ({n} จาก {max} ตัวอักษร)',
   badText: 'ข้อความนี้มีอักขระที่ส่งไม่ได้',
+  slowDown: 'คุณส่งข้อความเร็วเกินไป ข้อความถัดไปจะถูกส่งในอีกสักครู่',
 };
 
 const zhTW: Strings = {
@@ -136,6 +139,7 @@ const zhTW: Strings = {
   newFrom: '來自 {name} 的新訊息：{text}',
   tooLong: '訊息太長，無法傳送（{n} / {max} 個字元）。',
   badText: '此訊息含有無法傳送的字元。',
+  slowDown: '傳送速度過快，接下來的訊息稍後就會送出。',
 };
 
 const id: Strings = {
@@ -170,6 +174,7 @@ const id: Strings = {
   newFrom: 'Pesan baru dari {name}: {text}',
   tooLong: 'Terlalu panjang untuk dikirim: {n} dari {max} karakter.',
   badText: 'Pesan ini berisi karakter yang tidak dapat dikirim.',
+  slowDown: 'Anda mengirim pesan terlalu cepat: pesan berikutnya terkirim sebentar lagi.',
 };
 
 const LANGUAGES: Record<string, Strings> = { en, ja, th, 'zh-tw': zhTW, 'zh-hant': zhTW, zh: zhTW, id, in: id };

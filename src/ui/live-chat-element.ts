@@ -1,8 +1,8 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { keyed } from 'lit/directives/keyed.js';
-import type { ClientMessage, ConnectionState, TokenProvider } from '../client/index.js';
+import type { ClientError, ClientMessage, ConnectionState, TokenProvider } from '../client/index.js';
 import { readClaims } from '../client/token.js';
-import { MAX_CONTENT_CHARS, codePointLength, contentProblem } from '../protocol/index.js';
+import { ErrorCode, MAX_CONTENT_CHARS, codePointLength, contentProblem } from '../protocol/index.js';
 import { ChatController } from './chat-controller.js';
 import { dispatch } from './events.js';
 import { format, isRtl, pickStrings, type Strings } from './i18n.js';
@@ -86,6 +86,7 @@ export class LiveChatElement extends LitElement {
     windowEnd: { state: true },
     announcement: { state: true },
     composerError: { state: true },
+    slowDown: { state: true },
   };
 
   static override styles = styles;
@@ -111,6 +112,8 @@ export class LiveChatElement extends LitElement {
   declare announcement: string;
   /** Why the composer's text was not sent (too long, characters that cannot be sent), until it is edited. */
   declare composerError: string;
+  /** The server asked for a pause (4008): messages written meanwhile wait. */
+  declare slowDown: boolean;
 
   private token: string | undefined;
   /** The `token` value last handed to the client: the same one is not offered again after a refusal. */
@@ -127,7 +130,7 @@ export class LiveChatElement extends LitElement {
     ready: () => this.chatReady(),
     message: (message) => this.received(message),
     status: (status) => this.statusChanged(status),
-    error: (error) => dispatch(this, 'live-chat-error', { code: error.code, message: error.message }),
+    error: (error) => this.serverRefused(error),
     reset: () => this.chatReset(),
     seen: (seq) => this.seenElsewhere(seq),
   });
@@ -156,6 +159,7 @@ export class LiveChatElement extends LitElement {
   private typingOn = false;
   private typingSentAt = 0;
   private typingIdle: ReturnType<typeof setTimeout> | undefined;
+  private slowDownTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     super();
@@ -166,6 +170,7 @@ export class LiveChatElement extends LitElement {
     this.windowEnd = undefined;
     this.announcement = '';
     this.composerError = '';
+    this.slowDown = false;
   }
 
   override attributeChangedCallback(name: string, old: string | null, value: string | null): void {
@@ -336,6 +341,8 @@ export class LiveChatElement extends LitElement {
     window.visualViewport?.removeEventListener('resize', this.viewportChanged);
     document.removeEventListener('visibilitychange', this.visibilityChanged);
     clearTimeout(this.typingIdle);
+    clearTimeout(this.slowDownTimer);
+    this.slowDown = false;
   }
 
   protected override updated(): void {
@@ -428,6 +435,18 @@ export class LiveChatElement extends LitElement {
     }
     this.noteSeen(); // read at once when the reader is at the bottom of the open panel: never counted unread
     this.countUnread();
+  }
+
+  private serverRefused(error: ClientError): void {
+    if (error.code === ErrorCode.RATE_LIMITED) this.slowedDown(error.retry_after_ms ?? 1000);
+    dispatch(this, 'live-chat-error', { code: error.code, message: error.message });
+  }
+
+  /** The server takes no more messages for a while (4008): the reader is told why theirs wait, until they can go. */
+  private slowedDown(ms: number): void {
+    clearTimeout(this.slowDownTimer);
+    this.slowDown = true;
+    this.slowDownTimer = setTimeout(() => (this.slowDown = false), ms);
   }
 
   /** Read up to `seq` in another tab or on another device (or here, which changes nothing): not unread here either. */
@@ -701,6 +720,7 @@ export class LiveChatElement extends LitElement {
     if (state === 'stopped') return notice(s.stopped, s.reconnect);
     if (state === 'auth-failed') return notice(s.expired, s.reconnect);
     if (state === 'replaced') return notice(s.replaced, s.useHere);
+    if (this.slowDown && state === 'connected') return notice(s.slowDown);
     if (!this.chat.persistent) return notice(s.storage);
     return nothing;
   }

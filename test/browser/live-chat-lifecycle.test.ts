@@ -370,4 +370,26 @@ describe('<live-chat> on a page', () => {
     await waitFor(() => typing.at(-1) === false, 'typing off');
     expect(input.value).to.equal('');
   });
+
+  it('sending faster than the server takes (4008): a notice says why messages wait, until they go out; nothing lost or doubled', async () => {
+    const limited = await startChatServer({ RATE_LIMIT_PER_MINUTE: '2', RATE_LIMIT_WINDOW_MS: '1500' });
+    try {
+      const visitorId = uniqueId('v');
+      const el = element({ token: await makeToken({ sub: visitorId }), 'server-url': limited.wsUrl });
+      const errors = heard(el, 'live-chat-error');
+      document.body.append(el);
+      await waitFor(() => el.status === 'connected', 'connected');
+      for (let i = 1; i <= 4; i++) await el.send(`quick ${i}`);
+      await waitFor(() => errors.some((e) => e.code === 4008), 'refused for now');
+      await el.updateComplete;
+      expect(el.shadowRoot!.querySelector('.notice')?.textContent).to.contain('You are sending quickly');
+      const visitor = new LiveChatClient({ url: limited.wsUrl, token: await makeToken({ sub: visitorId }), shareConnection: false, store: new MemoryChatStore() });
+      cleanup.push(() => visitor.close());
+      await waitFor(() => storedContents(visitor).length === 4, 'all four stored', 10_000);
+      expect(storedContents(visitor)).to.deep.equal([1, 2, 3, 4].map((i) => `quick ${i}`));
+      await waitFor(() => !el.shadowRoot!.querySelector('.notice'), 'the notice gone once they went out', 5000);
+    } finally {
+      await stopChatServer(limited);
+    }
+  });
 });
