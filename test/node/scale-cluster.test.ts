@@ -245,6 +245,24 @@ describe('scale-out: several instances on PostgreSQL and Redis', () => {
     }
   });
 
+  it('a user at the limit does not pass their 4008 to another user sending the same message_id at the same moment', async () => {
+    // On PostgreSQL the store is asked asynchronously, so the agent's send arrives while the user's is being refused.
+    const conv = uniqueId('cust');
+    const user = await connectAs(servers[0]!.wsUrl, { sub: conv });
+    const agent = await connectAs(servers[0]!.wsUrl, { sub: uniqueId('agent'), role: 'agent' });
+    await Promise.all([user.join(conv), agent.join(conv)]);
+    const ids = Array.from({ length: 30 }, (_, i) => user.postMessage(conv, `m${i}`));
+    await Promise.all(ids.map((id) => user.next(is.answerTo(id), 10_000)));
+    for (let trial = 0; trial < 5; trial++) {
+      const id = newMessageId();
+      user.postMessage(conv, 'over the limit', id);
+      agent.postMessage(conv, 'the agent\'s own words', id);
+      const [refused, answer] = await Promise.all([user.next(is.answerTo(id), 10_000), agent.next(is.answerTo(id), 10_000)]);
+      assert.equal(refused.payload.code, ErrorCode.RATE_LIMITED, JSON.stringify(refused));
+      assert.equal(answer.type, 'message_ack', `trial ${trial}: the agent is not limited: ${JSON.stringify(answer)}`);
+    }
+  });
+
   it('closes the older connection of a (user, device) on instance A with 4009 when a newer one authenticates on instance B', async () => {
     const [a, b, c] = servers;
     const sub = uniqueId('cust');

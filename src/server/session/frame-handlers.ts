@@ -146,11 +146,13 @@ async function sendMessage(hub: Hub, connection: Connection, frame: ClientFrameO
  */
 async function storeOnce(hub: Hub, connection: Connection, frame: ClientFrameOf<'send_message'>): Promise<{ result: AppendResult; first: boolean } | undefined> {
   const { message_id } = frame;
-  const running = hub.inflight.get(message_id);
+  // Only the same sender's retry shares an attempt: another user's send of that id has its own outcome (its own 4008, or 4000).
+  const key = `${connection.identity!.userId}\u0000${message_id}`;
+  const running = hub.inflight.get(key);
   const attempt = running ?? hub.track(attemptSend(hub, connection.identity!, frame));
   if (!running) {
-    hub.inflight.set(message_id, attempt);
-    const forget = () => hub.inflight.delete(message_id);
+    hub.inflight.set(key, attempt);
+    const forget = () => hub.inflight.delete(key);
     attempt.then(forget, forget);
   }
   const outcome = await attempt;

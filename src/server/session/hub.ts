@@ -22,7 +22,7 @@ export interface Hub {
   log: Logger;
   registry: Registry;
   typingThrottle: TypingThrottle;
-  /** Sends being handled on this instance, by message_id: a retry that arrives meanwhile waits for the first. */
+  /** Sends being handled on this instance, by sender and message_id: a retry that arrives meanwhile waits for the first. */
   inflight: Map<string, Promise<SendAttempt>>;
   /** Work the shutdown waits for (stores in flight). */
   track<T>(work: Promise<T>): Promise<T>;
