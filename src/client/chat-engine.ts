@@ -351,11 +351,20 @@ export class ChatEngine {
     }
     if (!frame.message_id || frame.message_id !== this.joinId) return;
     clearTimeout(this.joinTimer);
+    const joinId = this.joinId;
     const held = this.o.conversation.highestSeq();
+    let shown: HistoryPage | undefined = page;
     // The server's store is behind this copy: it was reset. Take the server's version.
     if (held > page.last_seq) await this.dropCopy(page.last_seq);
     else if (held === 0) this.o.conversation.joinedAtSeq ??= page.last_seq;
-    await this.merge(page.messages);
+    else if (!(await this.sameStore(held))) {
+      // Reset, and grown past this copy's numbering since: the join's page continues another conversation.
+      if (this.joinId !== joinId) return; // the socket went while it was asked: the next join asks again
+      await this.dropCopy(page.last_seq);
+      shown = await this.request({ limit: 50 }, false); // the newest page, as a join without last_seq gets
+    }
+    if (this.joinId !== joinId || !shown) return;
+    await this.merge(shown.messages);
     this.readUpTo(page.read_seq);
     this.peerRead(page.peer_read_seq);
     this.attempt = 0;
@@ -364,31 +373,26 @@ export class ChatEngine {
     if (page.has_more && page.messages.length) void this.fetchForward(page.messages.at(-1)!.seq);
     // A new connection gets everything unacked, the failed ones too: they were never stored.
     void this.flush(true);
-    if (held > 0 && held <= page.last_seq) void this.checkSameStore(held, page);
   }
 
   /** Drops this copy of the conversation (the server's store was reset): the server's is the one now. */
   private async dropCopy(lastSeq: number): Promise<void> {
     this.o.conversation.dropStored();
     this.unsentRead = undefined; // a position in the old numbering
-    await this.o.store().clearConversation(this.conversationId).catch(() => undefined);
     this.o.conversation.joinedAtSeq = lastSeq;
-    this.o.emit('reset', {});
+    this.o.emit('reset', {}); // before any wait: a message arriving meanwhile must come after it in every tab
+    await this.o.store().clearConversation(this.conversationId).catch(() => undefined);
   }
 
   /**
    * A store that was reset and has grown past this copy's numbering since gives a join no sign of
-   * it: the server's message at the highest seq held here must be the one held here. If it is
-   * not, the copy is dropped and the server's newest page taken, as on a join after any reset.
+   * it: the server's message at the highest seq held here must be the one held here. Asked before
+   * the join's page is merged, so that a check cut short is simply made again on the next join.
    */
-  private async checkSameStore(seq: number, join: HistoryPage): Promise<void> {
+  private async sameStore(seq: number): Promise<boolean> {
     const ours = this.o.conversation.list().find((m) => m.seq === seq);
     const page = await this.request({ before_seq: seq + 1, limit: 1 }, false);
-    if (!ours || !page || page.messages[0]?.message_id === ours.message_id) return; // no page: the next join looks again
-    await this.dropCopy(page.last_seq);
-    this.readUpTo(join.read_seq);
-    this.peerRead(join.peer_read_seq);
-    await this.request({ limit: 50 });
+    return !page || page.messages[0]?.message_id === ours?.message_id;
   }
 
   private async merge(messages: readonly ChatMessage[]): Promise<void> {
@@ -554,7 +558,7 @@ export class ChatEngine {
   private request(query: { before_seq?: number; after_seq?: number; limit: number }, merge = true): Promise<HistoryPage | undefined> {
     const frame = clientFrame('history', { conversation_id: this.conversationId, ...query });
     return new Promise((resolve) => {
-      if (this.state !== 'connected' || !this.sendFrame(frame)) return resolve(undefined);
+      if ((this.state !== 'connected' && this.state !== 'joining') || !this.sendFrame(frame)) return resolve(undefined);
       this.pages.set(frame.message_id, resolve);
       if (!merge) this.unmerged.add(frame.message_id);
     });

@@ -34,6 +34,9 @@ export interface LiveChatClientOptions {
   WebSocket?: typeof WebSocket;
 }
 
+/** closeWhenSent() waits at most this long for the last messages' acks. */
+const DRAIN_TIMEOUT_MS = 30_000;
+
 /** How many cached messages a reload shows at once; older ones come with loadOlder(). */
 const CACHED_ON_START = 200;
 
@@ -79,6 +82,8 @@ export class LiveChatClient {
   private mirroredState: ConnectionState = 'idle';
   private readonly calls = new Map<string, (value: unknown) => void>();
   private closed = false;
+  /** send() calls still writing to the outbox: closeWhenSent() waits for them too. */
+  private writing = 0;
   private readonly wake = () => this.engine?.wake();
   private readonly offline = () => this.engine?.offline();
   private readonly visible = () => {
@@ -153,11 +158,18 @@ export class LiveChatClient {
   async send(content: string): Promise<ClientMessage> {
     const problem = contentProblem(content);
     if (problem) throw new Error(`message ${problem}`);
-    await this.ready;
-    this.assertOpen();
-    const entry: OutboxEntry = { message_id: newMessageId(), conversation_id: this.conversation.conversationId, content, queued_at: nextQueuedAt(), status: 'queued' };
-    await this.persist(() => this.store.putOutbox(entry));
-    const added = this.conversation.addPending(entry);
+    this.writing++;
+    let added;
+    let entry: OutboxEntry;
+    try {
+      await this.ready;
+      this.assertOpen();
+      entry = { message_id: newMessageId(), conversation_id: this.conversation.conversationId, content, queued_at: nextQueuedAt(), status: 'queued' };
+      await this.persist(() => this.store.putOutbox(entry));
+      added = this.conversation.addPending(entry);
+    } finally {
+      this.writing--;
+    }
     // Closed while writing: the message stays in this conversation's outbox and goes out when it is next opened.
     if (!this.closed) {
       this.changed([added]);
@@ -212,14 +224,18 @@ export class LiveChatClient {
    * the outbox for the next time the conversation is opened. For a view that moves on (another
    * conversation, another page) right after a reply was written.
    */
-  closeWhenSent(): void {
+  closeWhenSent(timeoutMs = DRAIN_TIMEOUT_MS): void {
     if (this.closed) return;
     const settle = () => {
-      const waiting = this.messages.some((m) => m.mine && m.seq === undefined && m.status !== 'failed');
-      if (waiting && !['stopped', 'auth-failed', 'replaced'].includes(this.state)) return;
+      const waiting = this.writing > 0 || this.messages.some((m) => m.mine && m.seq === undefined && m.status !== 'failed');
+      // Only a connection that is up (or nearly) is waited for: anything else may take long, and the outbox keeps the rest.
+      if (waiting && ['authenticating', 'joining', 'connected'].includes(this.state) && Date.now() < deadline) return;
+      clearTimeout(timer);
       for (const off of listening) off();
       this.close();
     };
+    const deadline = Date.now() + timeoutMs;
+    const timer = setTimeout(settle, timeoutMs);
     const listening = [this.on('update', settle), this.on('message', settle), this.on('state', settle)];
     settle();
   }

@@ -97,13 +97,18 @@ export class ChatController implements ReactiveController {
     );
   }
 
-  /** Closes the client, if any, and forgets its conversation. */
-  stop(): void {
+  /**
+   * Closes the client, if any, and forgets its conversation. With `drain` (the view moves to another
+   * conversation, or leaves the page) the client first sends what was just written; without, it
+   * closes at once (the same conversation starts again, and its new client sends the outbox).
+   */
+  stop(drain = true): void {
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
     clearTimeout(this.typingTimer);
     this.typing.clear();
-    this.client?.closeWhenSent(); // a reply written just before a switch still goes out
+    if (drain) this.client?.closeWhenSent(); // a reply written just before a switch still goes out
+    else this.client?.close();
     this.client = undefined;
     this.messages = [];
     this.hasOlder = true;

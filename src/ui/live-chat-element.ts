@@ -270,7 +270,7 @@ export class LiveChatElement extends LitElement {
     if (this.chat.client && key === this.chatKey && !restart) return;
     if (this.chat.client) {
       this.setTyping(false); // the other side must not see "typing" for good
-      this.chat.stop();
+      this.chat.stop(key !== this.chatKey);
       this.statusChanged('idle');
     }
     this.loaded = false;
@@ -556,6 +556,7 @@ export class LiveChatElement extends LitElement {
   private readonly onEscape = (event: KeyboardEvent): void => {
     if (event.key !== 'Escape' || event.isComposing || !this.opened) return;
     event.stopPropagation();
+    event.preventDefault(); // a <dialog> of the page closes on Escape by default
     this.close();
   };
 
@@ -612,6 +613,7 @@ export class LiveChatElement extends LitElement {
       return;
     }
     const text = input.value;
+    const key = this.chatKey;
     input.value = '';
     this.growComposer();
     this.setTyping(false);
@@ -620,8 +622,11 @@ export class LiveChatElement extends LitElement {
     try {
       await this.chat.client.send(text);
     } catch (error) {
-      input.value = text; // never lose what was typed
-      if (!input.isConnected) this.draft = text; // the panel closed meanwhile: it comes back when it opens
+      // Never lose what was typed, but never put it in another conversation's composer either (the error says it was not sent).
+      if (this.chatKey === key) {
+        input.value = text;
+        if (!input.isConnected) this.draft = text; // the panel closed meanwhile: it comes back when it opens
+      }
       dispatch(this, 'live-chat-error', { code: 0, message: error instanceof Error ? error.message : String(error) });
     }
   }

@@ -59,12 +59,9 @@ export const styles = css`
       ${dark}
     }
   }
-  /* Fills its container; in one without a height (a bare LIFF page) it stops at the screen's, and the list scrolls. */
   :host([mode='inline']) {
-    display: flex;
-    flex-direction: column;
     height: 100%;
-    max-height: 100dvh;
+    min-height: 0;
   }
   [hidden] {
     display: none !important;
@@ -131,8 +128,10 @@ export const styles = css`
     overflow: hidden;
     box-sizing: border-box;
   }
+  /* Fills its container; in one without a height (a bare LIFF page) it stops at the screen's, and the list scrolls. */
   .panel.inline {
-    flex: 1;
+    height: 100%;
+    max-height: 100dvh;
     min-height: min(320px, 100dvh);
   }
   .panel.floating {
@@ -184,13 +183,16 @@ export const styles = css`
   /* Phones: the whole screen, above the on-screen keyboard (height follows visualViewport). */
   @media (max-width: 480px) {
     .panel.floating,
-    :host(:dir(rtl)) .panel.floating,
     :host([position]) .panel.floating {
       inset: 0;
       width: 100%;
       height: var(--live-chat-viewport-height, 100dvh);
       border-radius: 0;
       border: 0;
+    }
+    /* A rule of its own: a browser without :dir() drops a whole rule that names it. */
+    :host(:dir(rtl)) .panel.floating {
+      inset: 0;
     }
     /* Under the full-screen panel: out of sight, so out of the tab order too (the panel has its own close button). */
     :host([open]) .launcher {
@@ -390,8 +392,11 @@ export const styles = css`
     height: 20px;
     fill: currentColor;
   }
-  :host(:dir(rtl)) .send svg,
+  /* Two rules: a browser without :dir() drops a whole rule that names it. */
   .panel[dir='rtl'] .send svg {
+    transform: scaleX(-1);
+  }
+  :host(:dir(rtl)) .send svg {
     transform: scaleX(-1);
   }
 `;

@@ -161,6 +161,13 @@ describe('LiveChatClient lifecycle', () => {
     expect(writer.messages.find((m) => m.message_id === message.message_id)?.seq).to.be.a('number');
     expect(sockets.every((socket) => socket.readyState === WebSocket.CLOSED || socket.readyState === WebSocket.CLOSING)).to.equal(true);
     await waitFor(() => storedContents(agent).includes('the last word'), 'delivered');
+
+    // A client that cannot send now (no server there) is not waited for: what it holds stays in its outbox.
+    const stranded = new LiveChatClient({ url: 'ws://127.0.0.1:9/ws/chat', token: await makeToken({ sub: uniqueId('visitor') }), shareConnection: false });
+    clients.push(stranded);
+    await stranded.send('kept for later');
+    stranded.closeWhenSent();
+    expect(stranded.state).to.equal('stopped');
   });
 
   it('closed with a send under way, it stays closed: no new socket, and the message is kept in the outbox or refused, never half-sent', async () => {

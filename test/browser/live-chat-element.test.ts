@@ -146,6 +146,14 @@ describe('<live-chat>', () => {
     box.append(el);
     await el.updateComplete;
     expect(Math.round($(el, '.panel')!.getBoundingClientRect().height)).to.equal(400);
+    // A page that sizes the element itself, as pages do with custom elements.
+    el.style.display = 'block';
+    el.style.height = '360px';
+    await el.updateComplete;
+    expect(Math.round($(el, '.panel')!.getBoundingClientRect().height)).to.equal(360);
+    await waitFor(() => bubbles(el).length === 40, 'the messages again');
+    const list = $(el, '.messages')!;
+    expect(list.scrollHeight).to.be.above(list.clientHeight);
   });
 
   it('send() resolves once the message is in the outbox; the message shows once, then as sent; live-chat-message fires', async () => {

@@ -340,8 +340,9 @@ describe('<live-chat> on a page', () => {
     const el = element({ token: agentToken, 'conversation-id': first });
     document.body.append(el);
     await waitFor(() => el.status === 'connected', 'connected');
-    await el.send('the answer to the first visitor');
-    el.setAttribute('conversation-id', second);
+    const sending = el.send('the answer to the first visitor');
+    el.setAttribute('conversation-id', second); // in the same task: the message is still being written
+    await sending;
     await waitFor(() => el.status === 'connected', 'connected to the second');
     await el.send('the answer to the second visitor');
     el.remove();
