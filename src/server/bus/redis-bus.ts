@@ -29,8 +29,11 @@ interface ControlEnvelope {
 const MAX_PENDING_CONVERSATIONS = 10_000;
 const SUBSCRIBE_BATCH = 500;
 const CLAIM_BATCH = 500;
-/** Both links coming back, and several instances asking at once, make one reclaim, not many. */
-const RECLAIM_DELAY_MS = 200;
+/**
+ * Both links coming back, and every instance asking after an outage, make one reclaim per instance,
+ * not one per ask: the Redis client's retries spread reconnects over up to a second.
+ */
+const RECLAIM_DELAY_MS = 1500;
 
 export interface RedisBusOptions {
   /** How long start waits for Redis before going on without it (unhealthy, recovering by itself). */
