@@ -408,9 +408,10 @@ export class LiveChatElement extends LitElement {
     this.countUnread();
   }
 
+  /** The server's store was reset: a read position in the old numbering means nothing in the new one. */
   private chatReset(): void {
     this.newsAfterSeq = this.chat.client?.joinedAtSeq ?? this.chat.client?.highestSeq ?? 0;
-    this.seenSeq = Math.min(this.seenSeq, this.newsAfterSeq);
+    this.seenSeq = this.chat.client?.readSeq ?? 0; // the new store's, as the join reports it ('seen')
     this.countUnread();
   }
 

@@ -132,7 +132,6 @@ export const styles = css`
   .panel.inline {
     height: 100%;
     max-height: 100dvh;
-    min-height: min(320px, 100dvh);
   }
   .panel.floating {
     position: fixed;

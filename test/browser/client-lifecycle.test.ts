@@ -162,12 +162,24 @@ describe('LiveChatClient lifecycle', () => {
     expect(sockets.every((socket) => socket.readyState === WebSocket.CLOSED || socket.readyState === WebSocket.CLOSING)).to.equal(true);
     await waitFor(() => storedContents(agent).includes('the last word'), 'delivered');
 
-    // A client that cannot send now (no server there) is not waited for: what it holds stays in its outbox.
-    const stranded = new LiveChatClient({ url: 'ws://127.0.0.1:9/ws/chat', token: await makeToken({ sub: uniqueId('visitor') }), shareConnection: false });
+    // A client that cannot send (no server there) keeps trying until its schedule is spent, then closes; the message stays in its outbox.
+    const tracked = trackedWebSocket();
+    const stranded = new LiveChatClient({
+      url: 'ws://127.0.0.1:9/ws/chat',
+      token: await makeToken({ sub: uniqueId('visitor') }),
+      shareConnection: false,
+      WebSocket: tracked.WebSocket,
+      timing: { reconnectDelaysMs: [0, 100] },
+    });
     clients.push(stranded);
     await stranded.send('kept for later');
     stranded.closeWhenSent();
-    expect(stranded.state).to.equal('stopped');
+    await waitForState(stranded, 'stopped', 3000);
+    const tries = tracked.sockets.length;
+    stranded.reconnect(); // closed: nothing happens
+    await sleep(200);
+    expect(tracked.sockets.length).to.equal(tries);
+    expect(stranded.messages.map((m) => m.status)).to.deep.equal(['queued']);
   });
 
   it('closed with a send under way, it stays closed: no new socket, and the message is kept in the outbox or refused, never half-sent', async () => {

@@ -148,9 +148,10 @@ describe('<live-chat>', () => {
     expect(Math.round($(el, '.panel')!.getBoundingClientRect().height)).to.equal(400);
     // A page that sizes the element itself, as pages do with custom elements.
     el.style.display = 'block';
-    el.style.height = '360px';
+    el.style.height = '250px';
     await el.updateComplete;
-    expect(Math.round($(el, '.panel')!.getBoundingClientRect().height)).to.equal(360);
+    expect(Math.round($(el, '.panel')!.getBoundingClientRect().height)).to.equal(250);
+    expect($(el, 'textarea')!.getBoundingClientRect().bottom).to.be.at.most(el.getBoundingClientRect().bottom); // the composer inside it
     await waitFor(() => bubbles(el).length === 40, 'the messages again');
     const list = $(el, '.messages')!;
     expect(list.scrollHeight).to.be.above(list.clientHeight);

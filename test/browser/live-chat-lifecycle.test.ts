@@ -7,7 +7,7 @@ import { MemoryChatStore } from '../../src/outbox/index.js';
 import type { LiveChatEventDetails, LiveChatEventName } from '../../src/ui/events.js';
 import { defineLiveChat } from '../../src/ui/define.js';
 import type { LiveChatElement } from '../../src/ui/live-chat-element.js';
-import { makeToken, sleep, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+import { makeToken, restartChatServer, sleep, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 defineLiveChat();
 
@@ -370,6 +370,26 @@ describe('<live-chat> on a page', () => {
     el.setAttribute('conversation-id', second);
     await waitFor(() => typing.at(-1) === false, 'typing off');
     expect(input.value).to.equal('');
+  });
+
+  it('a server whose store was reset while the element was away: what was read in the old store does not count in the new one', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const before = await agentFor(visitorId);
+    for (let i = 1; i <= 3; i++) await before.send(`old ${i}`);
+    const el = element({ token, mode: 'launcher', open: '' });
+    document.body.append(el);
+    await waitFor(() => before.messages.filter((m) => m.status === 'read').length === 3, 'the old messages, read');
+    el.close();
+    el.remove();
+    before.close();
+    server = await restartChatServer(server, { fresh: true });
+    const agent = await agentFor(visitorId);
+    for (let i = 1; i <= 5; i++) await agent.send(`new ${i}`);
+    const unread = heard(el, 'live-chat-unread');
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected');
+    await waitFor(() => unread.at(-1)?.count === 5, 'all five of the new store unread');
   });
 
   it('sending faster than the server takes (4008): a notice says why messages wait, until they go out; nothing lost or doubled', async () => {
