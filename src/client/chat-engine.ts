@@ -357,7 +357,7 @@ export class ChatEngine {
     // The server's store is behind this copy: it was reset. Take the server's version.
     if (held > page.last_seq) await this.dropCopy(page.last_seq);
     else if (held === 0) this.o.conversation.joinedAtSeq ??= page.last_seq;
-    else if (!(await this.sameStore(held))) {
+    else if (!(await this.checkedSameStore(held))) {
       // Reset, and grown past this copy's numbering since: the join's page continues another conversation.
       if (this.joinId !== joinId) return; // the socket went while it was asked: the next join asks again
       await this.dropCopy(page.last_seq);
@@ -370,7 +370,7 @@ export class ChatEngine {
     this.attempt = 0;
     this.setState('connected');
     if (this.unsentRead) this.markRead(this.unsentRead.messageId, this.unsentRead.seq);
-    if (page.has_more && page.messages.length) void this.fetchForward(page.messages.at(-1)!.seq);
+    if (shown === page && page.has_more && page.messages.length) void this.fetchForward(page.messages.at(-1)!.seq);
     // A new connection gets everything unacked, the failed ones too: they were never stored.
     void this.flush(true);
   }
@@ -380,7 +380,7 @@ export class ChatEngine {
     this.o.conversation.dropStored();
     this.unsentRead = undefined; // a position in the old numbering
     this.o.conversation.joinedAtSeq = lastSeq;
-    this.o.emit('reset', {}); // before any wait: a message arriving meanwhile must come after it in every tab
+    this.o.emit('reset', { last_seq: lastSeq }); // before any wait: a message arriving meanwhile must come after it in every tab
     await this.o.store().clearConversation(this.conversationId).catch(() => undefined);
   }
 
@@ -389,6 +389,16 @@ export class ChatEngine {
    * it: the server's message at the highest seq held here must be the one held here. Asked before
    * the join's page is merged, so that a check cut short is simply made again on the next join.
    */
+  private async checkedSameStore(seq: number): Promise<boolean> {
+    // A store that stalls on this question must not leave the client joining for good.
+    this.joinTimer = setTimeout(() => this.abandon(), this.o.timing.joinTimeoutMs);
+    try {
+      return await this.sameStore(seq);
+    } finally {
+      clearTimeout(this.joinTimer);
+    }
+  }
+
   private async sameStore(seq: number): Promise<boolean> {
     const ours = this.o.conversation.list().find((m) => m.seq === seq);
     const page = await this.request({ before_seq: seq + 1, limit: 1 }, false);

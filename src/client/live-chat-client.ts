@@ -84,6 +84,8 @@ export class LiveChatClient {
   private closed = false;
   /** send() calls still writing to the outbox: closeWhenSent() waits for them too. */
   private writing = 0;
+  /** Set while closeWhenSent() waits: it looks again. */
+  private settleDrain: (() => void) | undefined;
   private readonly wake = () => this.engine?.wake();
   private readonly offline = () => this.engine?.offline();
   private readonly visible = () => {
@@ -169,6 +171,7 @@ export class LiveChatClient {
       added = this.conversation.addPending(entry);
     } finally {
       this.writing--;
+      if (!added) this.settleDrain?.(); // a write that failed fires no event the drain would hear
     }
     // Closed while writing: the message stays in this conversation's outbox and goes out when it is next opened.
     if (!this.closed) {
@@ -233,11 +236,14 @@ export class LiveChatClient {
       if (waiting && !['stopped', 'auth-failed', 'replaced'].includes(this.state) && Date.now() < deadline) return;
       clearTimeout(timer);
       for (const off of listening) off();
-      this.close();
+      this.settleDrain = undefined;
+      // Not inside the event that settled it: the last ack is still to be told to the other tabs and written to the store.
+      setTimeout(() => this.close(), 0);
     };
     const deadline = Date.now() + timeoutMs;
     const timer = setTimeout(settle, timeoutMs);
     const listening = [this.on('update', settle), this.on('message', settle), this.on('state', settle)];
+    this.settleDrain = settle;
     settle();
   }
 
@@ -374,7 +380,10 @@ export class LiveChatClient {
       case 'change':
         return this.changed([this.conversation.apply(message.message)], false);
       case 'emit':
-        if (message.type === 'reset') this.conversation.dropStored();
+        if (message.type === 'reset') {
+          this.conversation.dropStored();
+          this.conversation.joinedAtSeq = (message.detail as ClientEvents['reset']).last_seq; // up to there is history, here too
+        }
         if (message.type === 'seen') this.conversation.readSeq = Math.max(this.conversation.readSeq, (message.detail as ClientEvents['seen']).seq);
         // The holder repeats its state to every tab that says hello; the tabs that know it already skip it.
         if (message.type === 'state' && (message.detail as ClientEvents['state']).state === this.mirroredState && !this.engine) return;

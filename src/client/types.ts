@@ -54,7 +54,7 @@ export interface ClientEvents {
   seen: { seq: number };
   error: ClientError;
   /** The server's store was reset: the local copy was dropped and replaced. */
-  reset: Record<string, never>;
+  reset: { last_seq: number };
   /** Where messages are kept: false means memory only (IndexedDB unavailable), so a reload loses the outbox. */
   storage: { persistent: boolean };
 }

@@ -412,6 +412,7 @@ export class LiveChatElement extends LitElement {
   private chatReset(): void {
     this.newsAfterSeq = this.chat.client?.joinedAtSeq ?? this.chat.client?.highestSeq ?? 0;
     this.seenSeq = this.chat.client?.readSeq ?? 0; // the new store's, as the join reports it ('seen')
+    this.announceAfterSeq = Number.POSITIVE_INFINITY; // until connected: the new store's page is not news
     this.countUnread();
   }
 
@@ -602,7 +603,8 @@ export class LiveChatElement extends LitElement {
   private async submit(event?: Event): Promise<void> {
     event?.preventDefault();
     const input = this.input;
-    if (!input || !this.chat.client || !input.value.trim()) return;
+    const { client } = this.chat;
+    if (!input || !client || !input.value.trim()) return;
     const problem = contentProblem(input.value);
     if (problem) {
       // Kept in the composer to be shortened or fixed; the page hears of it as of any send that failed here.
@@ -614,17 +616,16 @@ export class LiveChatElement extends LitElement {
       return;
     }
     const text = input.value;
-    const key = this.chatKey;
     input.value = '';
     this.growComposer();
     this.setTyping(false);
     this.pinned = true;
     this.windowEnd = undefined;
     try {
-      await this.chat.client.send(text);
+      await client.send(text);
     } catch (error) {
-      // Never lose what was typed, but never put it in another conversation's composer either (the error says it was not sent).
-      if (this.chatKey === key) {
+      // Never lose what was typed, but never put it in another conversation's (or user's) composer either (the error says it was not sent).
+      if (this.chat.client === client) {
         input.value = text;
         if (!input.isConnected) this.draft = text; // the panel closed meanwhile: it comes back when it opens
       }

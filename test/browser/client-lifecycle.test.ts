@@ -149,10 +149,12 @@ describe('LiveChatClient lifecycle', () => {
     const idle = open({ token: await makeToken({ sub: uniqueId('visitor') }) });
     await waitForState(idle, 'connected');
     idle.closeWhenSent();
-    expect(idle.state).to.equal('stopped');
+    await waitForState(idle, 'stopped', 200);
 
+    // Alone on its conversation (no other client of that user to write the ack down for it).
+    const writerId = uniqueId('visitor');
     const { WebSocket, sockets } = trackedWebSocket();
-    const writer = open({ token: await makeToken({ sub: visitor.userId! }), shareConnection: false, WebSocket });
+    const writer = open({ token: await makeToken({ sub: writerId }), shareConnection: false, WebSocket });
     await waitForState(writer, 'connected');
     const message = await writer.send('the last word');
     writer.closeWhenSent();
@@ -160,7 +162,12 @@ describe('LiveChatClient lifecycle', () => {
     await waitForState(writer, 'stopped');
     expect(writer.messages.find((m) => m.message_id === message.message_id)?.seq).to.be.a('number');
     expect(sockets.every((socket) => socket.readyState === WebSocket.CLOSED || socket.readyState === WebSocket.CLOSING)).to.equal(true);
-    await waitFor(() => storedContents(agent).includes('the last word'), 'delivered');
+    // Its last ack was written down before it closed: opened again, the message is sent, not queued.
+    const reopened = open({ token: await makeToken({ sub: writerId }), shareConnection: false, timing: { reconnectDelaysMs: [] } });
+    await reopened.ready;
+    expect(reopened.messages.find((m) => m.message_id === message.message_id)?.status).to.equal('sent');
+    const writersAgent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: writerId });
+    await waitFor(() => storedContents(writersAgent).includes('the last word'), 'delivered');
 
     // A client that cannot send (no server there) keeps trying until its schedule is spent, then closes; the message stays in its outbox.
     const tracked = trackedWebSocket();

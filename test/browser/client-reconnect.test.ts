@@ -291,10 +291,16 @@ describe('LiveChatClient reconnecting', () => {
     const resets = record(back, 'reset');
     await back.ready;
     expect(storedContents(back)).to.deep.equal(['old 1', 'old 2', 'old 3']); // the cache, before the join
+    const otherTab = open({ token }); // shares back's socket, as a second tab does
+    await otherTab.ready;
     await waitFor(() => resets.length, 'the reset noticed');
     await waitFor(() => storedContents(back).length === 5, 'the server\'s copy');
     expect(storedContents(back)).to.deep.equal([1, 2, 3, 4, 5].map((i) => `new ${i}`));
     expect(back.messages.map((m) => m.seq)).to.deep.equal([1, 2, 3, 4, 5]);
+    // Every tab knows where history ends in the new store, so none takes its page for news.
+    await waitFor(() => storedContents(otherTab).length === 5, 'the other tab has it too');
+    expect(resets.map((r) => r.detail.last_seq)).to.deep.equal([5]);
+    expect(otherTab.joinedAtSeq).to.equal(back.joinedAtSeq);
   });
 });
 
