@@ -263,6 +263,27 @@ describe('scale-out: several instances on PostgreSQL and Redis', () => {
     }
   });
 
+  it('two users sending one message_id at the same moment: the one whose words were stored gets the ack, the other only a 4000', async () => {
+    // On PostgreSQL both sends are stored concurrently; the loser's connection also gets the winner's new_message.
+    for (let trial = 0; trial < 12; trial++) {
+      const conv = uniqueId('cust');
+      const user = await connectAs(servers[0]!.wsUrl, { sub: conv });
+      const agent = await connectAs(servers[0]!.wsUrl, { sub: uniqueId('agent'), role: 'agent' });
+      await Promise.all([user.join(conv), agent.join(conv)]);
+      const id = newMessageId();
+      user.postMessage(conv, 'the user\'s words', id);
+      agent.postMessage(conv, 'the agent\'s words', id);
+      await Promise.all([user.next(is.answerTo(id), 10_000), agent.next(is.answerTo(id), 10_000)]);
+      await sleep(200); // anything more for that id would have come by now
+      const answers = [user, agent].map((c) => c.log.filter(is.answerTo(id)).map((f) => (f.type === 'error' ? f.payload.code : f.type)));
+      const acked = answers.filter((a) => a.includes('message_ack'));
+      assert.equal(acked.length, 1, `trial ${trial}: exactly one sender is acked: ${JSON.stringify(answers)}`);
+      assert.deepEqual(answers.find((a) => !a.includes('message_ack')), [ErrorCode.BAD_REQUEST], `trial ${trial}: ${JSON.stringify(answers)}`);
+      user.close();
+      agent.close();
+    }
+  });
+
   it('closes the older connection of a (user, device) on instance A with 4009 when a newer one authenticates on instance B', async () => {
     const [a, b, c] = servers;
     const sub = uniqueId('cust');

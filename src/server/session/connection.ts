@@ -16,6 +16,7 @@ interface RoomState {
 
 const CATCH_UP_PAGE = 100;
 
+const sendKey = (conversationId: string, messageId: string) => `${conversationId}\u0000${messageId}`;
 const storedAck = (m: ChatMessage) => serverFrame('message_ack', { message_id: m.message_id, status: 'received', seq: m.seq, created_at: m.created_at });
 /** setTimeout's longest delay; a token further out is checked again when this one fires. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -41,7 +42,7 @@ export class Connection {
   private readonly rooms = new Map<string, RoomState>();
   private readonly timers = new Set<NodeJS.Timeout>();
   /**
-   * This connection's sends still being stored, by message_id: `pending` not yet answered,
+   * This connection's sends still being stored, by conversation and message_id: `pending` not yet answered,
    * `early` already acked by delivery. The sender must get its ack before the new_message, and a
    * catch-up can reach the message before its own send finishes.
    */
@@ -101,28 +102,31 @@ export class Connection {
     else this.after(left, () => this.watchExpiry(expiresAt));
   }
 
-  beginSend(messageId: string): void {
-    const entry = this.sends.get(messageId) ?? { pending: 0, early: 0 };
+  beginSend(conversationId: string, messageId: string): void {
+    const key = sendKey(conversationId, messageId);
+    const entry = this.sends.get(key) ?? { pending: 0, early: 0 };
     entry.pending++;
-    this.sends.set(messageId, entry);
+    this.sends.set(key, entry);
   }
 
   /** Acks a finished send, unless a delivery already acked it (ahead of its new_message). */
-  finishSend(messageId: string, stored?: ChatMessage): void {
-    const entry = this.sends.get(messageId);
+  finishSend(conversationId: string, messageId: string, stored?: ChatMessage): void {
+    const key = sendKey(conversationId, messageId);
+    const entry = this.sends.get(key);
     if (entry) {
       entry.pending--;
       const acked = entry.early > 0;
       if (acked) entry.early--;
-      if (entry.pending <= 0) this.sends.delete(messageId);
+      if (entry.pending <= 0) this.sends.delete(key);
       if (acked) return;
     }
     if (stored) this.send(storedAck(stored));
   }
 
-  /** Before a new_message: the sender's ack, if its send is still being answered. */
+  /** Before a new_message: the sender's ack, if its send is still being answered (its own message, in that conversation: not another's with the same id). */
   private ackAhead(message: ChatMessage): void {
-    const entry = this.sends.get(message.message_id);
+    if (message.sender_id !== this.identity?.userId) return;
+    const entry = this.sends.get(sendKey(message.conversation_id, message.message_id));
     if (!entry || entry.pending <= entry.early) return;
     entry.early++;
     this.send(storedAck(message));

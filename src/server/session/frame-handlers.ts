@@ -110,27 +110,27 @@ async function sendMessage(hub: Hub, connection: Connection, frame: ClientFrameO
   const { conversation_id } = frame.payload;
   const { message_id } = frame;
   if (!connection.isIn(conversation_id)) return notJoined(connection, conversation_id, message_id);
-  connection.beginSend(message_id);
+  connection.beginSend(conversation_id, message_id);
   let outcome: { result: AppendResult; first: boolean } | undefined;
   try {
     outcome = await storeOnce(hub, connection, frame);
   } catch (error) {
-    connection.finishSend(message_id);
+    connection.finishSend(conversation_id, message_id);
     return storeFailed(hub, connection, error, message_id);
   }
-  if (!outcome) return connection.finishSend(message_id); // refused (rate limit), already answered
+  if (!outcome) return connection.finishSend(conversation_id, message_id); // refused (rate limit), already answered
   const { result, first } = outcome;
   if (result.kind === 'conflict' || result.message.conversation_id !== conversation_id) {
-    connection.finishSend(message_id);
+    connection.finishSend(conversation_id, message_id);
     return fail(connection, ErrorCode.BAD_REQUEST, 'message_id is already used by a message in another conversation', message_id);
   }
   // Only its sender's retry is acked: anyone else would be told their words were stored when they were not.
   if (result.message.sender_id !== connection.identity!.userId) {
-    connection.finishSend(message_id);
+    connection.finishSend(conversation_id, message_id);
     return fail(connection, ErrorCode.BAD_REQUEST, 'message_id is already used by another sender\'s message', message_id);
   }
   const { message } = result;
-  connection.finishSend(message_id, message);
+  connection.finishSend(conversation_id, message_id, message);
   if (!first) return;
   if (result.kind === 'stored') hub.metrics.messagesStored.inc();
   // A retry is delivered again too: a connection that already has this seq drops it, so nobody
