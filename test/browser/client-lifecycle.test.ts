@@ -145,7 +145,6 @@ describe('LiveChatClient lifecycle', () => {
   });
 
   it('closeWhenSent(): closes at once with nothing to send, else once its messages are acked, and sooner when sending cannot go on', async () => {
-    const { visitor, agent } = await pair();
     const idle = open({ token: await makeToken({ sub: uniqueId('visitor') }) });
     await waitForState(idle, 'connected');
     idle.closeWhenSent();
