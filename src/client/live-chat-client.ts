@@ -327,11 +327,11 @@ export class LiveChatClient {
       });
   }
 
-  /** Pushes the outbox toward the wire: here if this tab holds the socket, else through the one that does. */
   private assertOpen(): void {
     if (this.closed) throw new Error('live-chat: this client was closed');
   }
 
+  /** Pushes the outbox toward the wire: here if this tab holds the socket, else through the one that does. */
   private kick(): void {
     if (this.closed) return;
     if (this.engine) {
