@@ -462,7 +462,6 @@ export class LiveChatElement extends LitElement {
       // Messages up to now came with the join; announce only what arrives after.
       const highest = this.chat.client?.highestSeq ?? 0;
       this.announceAfterSeq = highest;
-      this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0); // read on another device, perhaps
       if (this.loaded) this.newsAfterSeq ??= this.chat.client?.joinedAtSeq ?? highest;
       this.countUnread();
     }
