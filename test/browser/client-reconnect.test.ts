@@ -287,12 +287,16 @@ describe('LiveChatClient reconnecting', () => {
     for (let i = 1; i <= 5; i++) await agent.send(`new ${i}`);
     await waitFor(() => storedContents(agent).length === 5, 'the new store has 5');
 
+    // Two tabs open on the cache while the server is away, so both are listening when the reset is found.
+    await stopChatServer(server);
     const back = open({ token });
     const resets = record(back, 'reset');
-    await back.ready;
+    const otherTab = open({ token }); // shares one socket with back, as a second tab does
+    await Promise.all([back.ready, otherTab.ready]);
     expect(storedContents(back)).to.deep.equal(['old 1', 'old 2', 'old 3']); // the cache, before the join
-    const otherTab = open({ token }); // shares back's socket, as a second tab does
-    await otherTab.ready;
+    server = await restartChatServer(server);
+    back.reconnect();
+    otherTab.reconnect();
     await waitFor(() => resets.length, 'the reset noticed');
     await waitFor(() => storedContents(back).length === 5, 'the server\'s copy');
     expect(storedContents(back)).to.deep.equal([1, 2, 3, 4, 5].map((i) => `new ${i}`));
