@@ -275,9 +275,19 @@ export class LiveChatClient {
     const conversationId = options.conversationId ?? claims.sub;
     this.conversation = new Conversation(conversationId, claims.sub, claims.role);
     const scope = `${options.url}|${claims.sub}|${conversationId}`;
+    // Listening before the cache is read: what the holding tab tells meanwhile is what that read may have missed.
+    let heard: TabMessage[] | undefined = [];
+    if ((options.shareConnection ?? true) && TabCoordinator.supported) {
+      this.tabs = new TabCoordinator<TabMessage>(`live-chat:${scope}`, (message) => (heard ? heard.push(message) : this.fromTab(message)));
+    }
     this.store = options.store ?? (await openChatStore(`live-chat:${claims.sub}@${new URL(options.url, location.href).host}`));
     if (this.closed) return this.store.close(); // closed while it opened: close() could not close it
-    if (!this.store.persistent) this.emit('storage', { persistent: false });
+    if (!this.store.persistent) {
+      // A tab keeping messages in memory only cannot share what it holds: it connects on its own.
+      this.tabs?.close();
+      this.tabs = undefined;
+      this.emit('storage', { persistent: false });
+    }
 
     const [cached, pending, reads] = await Promise.all([
       this.store.messages(conversationId, CACHED_ON_START).catch(() => []),
@@ -291,15 +301,17 @@ export class LiveChatClient {
       false,
     );
     if (this.closed) return;
+    const missed = heard;
+    heard = undefined;
+    for (const message of missed) this.fromTab(message); // in the holder's order, after the cache they may supersede
 
     window.addEventListener('online', this.wake);
     window.addEventListener('offline', this.offline);
     document.addEventListener('visibilitychange', this.visible);
-    const share = (options.shareConnection ?? true) && this.store.persistent && TabCoordinator.supported;
-    if (!share) return this.lead(share);
-    this.tabs = new TabCoordinator<TabMessage>(`live-chat:${scope}`, (message) => this.fromTab(message));
-    this.tabs.elect(() => this.lead(share));
-    if (!this.engine) this.tabs.post({ t: 'hello' });
+    const tabs = this.tabs;
+    if (!tabs) return this.lead(false);
+    tabs.elect(() => this.lead(true));
+    if (!this.engine) tabs.post({ t: 'hello' });
   }
 
   /** This tab holds the device's socket now (first, or after the holding tab went away). */

@@ -3,6 +3,7 @@
 // closed in the middle of a stream of messages: nothing lost, nothing doubled, no 4009.
 import { expect } from '@open-wc/testing';
 import { LiveChatClient } from '../../src/client/index.js';
+import { IdbChatStore, type ChatStore } from '../../src/outbox/index.js';
 import { makeToken, serverMetrics, sleep, startChatServer, stopChatServer, storedContents, Tab, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 /** Connections the server holds open, read from its metrics. */
@@ -118,6 +119,47 @@ describe('LiveChatClient across tabs', () => {
       expect(await tab.eval<number[]>('return client.messages.map((m) => m.seq)')).to.deep.equal(Array.from({ length: 24 }, (_, i) => i + 1));
     }
     expect(await watcher.eval('return client.state')).to.equal('connected');
+  });
+
+  it('a tab starting while the holder hears news misses none of it (a message, a read elsewhere)', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const agent = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+    const holder = new LiveChatClient({ url: server.wsUrl, token });
+    clients.push(agent, holder);
+    await Promise.all([waitForState(agent, 'connected'), waitForState(holder, 'connected')]);
+    await agent.send('before the tab');
+    await waitFor(() => storedContents(holder).length === 1, 'the first message at the holder');
+    // The starting tab's cache read is taken now and handed over only when the news has come and gone.
+    let handOver!: () => void;
+    const held = new Promise<void>((resolve) => (handOver = resolve));
+    const inner = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
+    const store: ChatStore = Object.assign(Object.create(inner) as ChatStore, {
+      messages: async (conversationId: string, limit: number) => {
+        const read = inner.messages(conversationId, limit);
+        await held;
+        return read;
+      },
+      readState: async (conversationId: string) => {
+        const read = inner.readState(conversationId);
+        await held;
+        return read;
+      },
+    });
+    const starting = new LiveChatClient({ url: server.wsUrl, token, store });
+    clients.push(starting);
+    await sleep(100); // its reads are under way
+    await agent.send('while the tab starts');
+    await waitFor(() => storedContents(holder).length === 2, 'the news at the holder');
+    holder.markRead();
+    await waitFor(() => holder.readSeq === 2, 'read at the holder');
+    await sleep(100); // what the holder told the tabs has been delivered
+    handOver();
+    await starting.ready;
+    await waitFor(() => storedContents(starting).length === 2, 'both messages in the starting tab', 3000);
+    expect(storedContents(starting)).to.deep.equal(['before the tab', 'while the tab starts']);
+    expect(starting.readSeq).to.equal(2);
+    expect(starting.holdsConnection).to.equal(false);
   });
 
   it('without Web Locks each tab connects on its own, without a device id, so none replaces another', async () => {
