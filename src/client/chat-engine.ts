@@ -92,7 +92,7 @@ export class ChatEngine {
   wake(manual = false): void {
     if (this.refused && !manual) return;
     this.refused = false;
-    if (this.state === 'stopped' || this.state === 'reconnecting' || (manual && (this.state === 'auth-failed' || this.state === 'replaced'))) {
+    if (this.state === 'stopped' || this.state === 'offline' || this.state === 'reconnecting' || (manual && (this.state === 'auth-failed' || this.state === 'replaced'))) {
       if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;
       this.attempt = 0;
       clearTimeout(this.reconnectTimer);
@@ -108,10 +108,10 @@ export class ChatEngine {
    * drop it now, put what was on the wire back in the queue, and wait for `online`.
    */
   offline(): void {
-    if (this.disposed || ['idle', 'stopped', 'auth-failed', 'replaced'].includes(this.state)) return;
+    if (this.disposed || ['idle', 'offline', 'auth-failed', 'replaced'].includes(this.state)) return;
     this.cleanupSocket();
     clearTimeout(this.reconnectTimer);
-    this.setState('stopped');
+    this.setState('offline');
   }
 
   /** Closes for good (the element left the page, or the client was closed). */
@@ -141,7 +141,7 @@ export class ChatEngine {
     } catch (error) {
       if (generation !== this.generation) return; // offline, stopped or started again meanwhile
       // A provider that could not reach its server while offline has not refused anyone.
-      if (navigator.onLine === false) return this.setState('stopped');
+      if (navigator.onLine === false) return this.setState('offline');
       return this.setState('auth-failed', { code: ErrorCode.AUTH_FAILED, message: error instanceof Error ? error.message : 'no token' });
     }
     if (generation !== this.generation || this.state !== 'connecting') return; // offline, stopped or started again meanwhile
@@ -182,7 +182,8 @@ export class ChatEngine {
   private scheduleReconnect(): void {
     const delay = reconnectDelay(this.attempt++, this.o.timing.reconnectDelaysMs, this.o.timing.jitter, this.o.random);
     // Offline, every try would fail: `online` starts over instead.
-    if (delay === null || navigator.onLine === false) return this.setState('stopped');
+    if (navigator.onLine === false) return this.setState('offline');
+    if (delay === null) return this.setState('stopped');
     this.setState('reconnecting');
     this.reconnectTimer = setTimeout(() => void this.connect(), delay);
   }

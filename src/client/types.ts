@@ -9,6 +9,8 @@ export type ConnectionState =
   | 'connected'
   | 'reconnecting'
   | 'stopped'
+  /** The browser has no network: messages wait in the outbox; `online` (or a send, a visible page, the user) tries again. */
+  | 'offline'
   | 'auth-failed'
   | 'replaced';
 

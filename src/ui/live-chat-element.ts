@@ -707,7 +707,9 @@ export class LiveChatElement extends LitElement {
       case 'connected':
         return s.connected;
       case 'stopped':
-        return typeof navigator !== 'undefined' && !navigator.onLine ? s.offline : s.stopped;
+        return s.stopped;
+      case 'offline':
+        return s.offline;
       case 'auth-failed':
         return s.expired;
       case 'replaced':
@@ -719,10 +721,9 @@ export class LiveChatElement extends LitElement {
 
   private renderNotice(s: Strings) {
     const state = this.chat.state;
-    const offline = typeof navigator !== 'undefined' && !navigator.onLine && (state === 'reconnecting' || state === 'stopped');
     const notice = (text: string, action?: string) =>
       html`<div class="notice" part="notice" role="alert"><span>${text}</span>${action ? html`<button type="button" @click=${() => this.reconnect()}>${action}</button>` : nothing}</div>`;
-    if (offline) return notice(s.offline, state === 'stopped' ? s.reconnect : undefined);
+    if (state === 'offline') return notice(s.offline, s.reconnect); // the browser's word on the network can be wrong
     if (state === 'stopped') return notice(s.stopped, s.reconnect);
     if (state === 'auth-failed') return notice(s.expired, s.reconnect);
     if (state === 'replaced') return notice(s.replaced, s.useHere);

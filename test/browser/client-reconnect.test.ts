@@ -143,7 +143,7 @@ describe('LiveChatClient reconnecting', () => {
     window.dispatchEvent(new Event(offline ? 'offline' : 'online'));
   }
 
-  it('the network lost (the socket goes silent, `offline` fires): stopped at once, what is written stays queued, never failed; delivered once when it is back', async () => {
+  it('the network lost (the socket goes silent, `offline` fires): offline at once, what is written stays queued, never failed; delivered once when it is back', async () => {
     const visitor = uniqueId('v');
     // Retries that would give up within the test: a send on the silent socket must not get that far.
     const timing = { reconnectDelaysMs: SCHEDULE, sendRetryMs: 200, sendTries: 2, openTimeoutMs: 300 };
@@ -151,7 +151,7 @@ describe('LiveChatClient reconnecting', () => {
     await waitForState(client, 'connected');
     try {
       await setOffline(true);
-      await waitForState(client, 'stopped', 1000);
+      await waitForState(client, 'offline', 1000);
       await client.send('written offline'); // tries again, as a send must, and finds no network
       await new Promise((r) => setTimeout(r, 1000));
       expect(client.state).to.not.equal('connected');
@@ -181,7 +181,7 @@ describe('LiveChatClient reconnecting', () => {
     await waitFor(() => asked() === 2, 'a fresh token asked for after the refusal');
     try {
       browserOffline(true);
-      await waitForState(client, 'stopped', 300);
+      await waitForState(client, 'offline', 300);
     } finally {
       browserOffline(false);
     }
@@ -191,7 +191,7 @@ describe('LiveChatClient reconnecting', () => {
     expect(sockets.filter((socket) => socket.readyState !== WebSocket.CLOSED).length).to.equal(1);
   });
 
-  it('a token provider that fails while the browser is offline leaves the client stopped (online tries again), not auth-failed', async () => {
+  it('a token provider that fails while the browser is offline leaves the client offline (online tries again), not auth-failed', async () => {
     const { provider, asked } = await refusedThenFresh(() => (navigator.onLine ? Promise.resolve() : Promise.reject(new TypeError('Failed to fetch'))));
     // Offline before the `offline` event has arrived: the provider's fetch fails first.
     Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
@@ -199,7 +199,7 @@ describe('LiveChatClient reconnecting', () => {
     try {
       client = open({ tokenProvider: provider, timing: { reconnectDelaysMs: SCHEDULE } });
       await waitFor(() => asked() === 2, 'a fresh token asked for after the refusal');
-      await waitForState(client, 'stopped', 1000);
+      await waitForState(client, 'offline', 1000);
     } finally {
       browserOffline(false);
     }

@@ -453,6 +453,30 @@ describe('<live-chat>', () => {
       other.close();
     });
 
+    it('offline (the browser lost its network): live-chat-status says offline, the notice says messages wait, passes axe; online connects again', async () => {
+      const el = await inline(await makeToken({ sub: uniqueId('v') }));
+      await waitFor(() => el.status === 'connected', 'connected');
+      const statuses: string[] = [];
+      el.addEventListener('live-chat-status', (e) => statuses.push(e.detail.status));
+      Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
+      try {
+        window.dispatchEvent(new Event('offline'));
+        await waitFor(() => el.status === 'offline', 'offline', 1000);
+        await el.updateComplete;
+        expect(statuses).to.deep.equal(['offline']);
+        expect($(el, '.connection')!.textContent).to.equal('You are offline. Messages will be sent when you are back.');
+        expect(notice(el)!.textContent).to.contain('You are offline.');
+        expect(notice(el)!.querySelector('button')!.textContent).to.equal('Reconnect');
+        await expect(el).to.be.accessible();
+      } finally {
+        delete (navigator as { onLine?: boolean }).onLine;
+      }
+      window.dispatchEvent(new Event('online'));
+      await waitFor(() => el.status === 'connected', 'connected again');
+      await el.updateComplete;
+      expect(notice(el)).to.equal(null);
+    });
+
     it('stopped (no access to that conversation): says Disconnected, offers Reconnect, passes axe', async () => {
       const el = await inline(await makeToken({ sub: uniqueId('v') }), uniqueId('someone-else'));
       await waitFor(() => el.status === 'stopped', 'stopped');
