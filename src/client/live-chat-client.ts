@@ -231,9 +231,10 @@ export class LiveChatClient {
     if (this.closed) return;
     const settle = () => {
       const waiting = this.writing > 0 || this.messages.some((m) => m.mine && m.seq === undefined && m.status !== 'failed');
-      // Waited for unless sending cannot go on (stopped, offline, refused, replaced), 30 s at most:
-      // a client that cannot finish holds the conversation's socket from a view that opens it again.
-      if (waiting && !['stopped', 'offline', 'auth-failed', 'replaced'].includes(this.state) && Date.now() < deadline) return;
+      // Waited for unless sending cannot go on (stopped, refused, replaced), 30 s at most: a client that
+      // cannot finish holds the conversation's socket from a view that opens it again. Offline is
+      // waited for: a train leaving a tunnel is back within it.
+      if (waiting && !['stopped', 'auth-failed', 'replaced'].includes(this.state) && Date.now() < deadline) return;
       clearTimeout(timer);
       for (const off of listening) off();
       this.settleDrain = undefined;

@@ -2,7 +2,7 @@
 // receiving, statuses, read receipts, typing, history, and a reload in the middle.
 import { expect } from '@open-wc/testing';
 import { LiveChatClient, type ClientMessage, type LiveChatClientOptions } from '../../src/client/index.js';
-import { makeToken, record, sleep, startChatServer, storedContents, trackedWebSocket, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+import { makeToken, record, signalServer, sleep, startChatServer, storedContents, trackedWebSocket, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 describe('LiveChatClient lifecycle', () => {
   let server: ServerInfo;
@@ -186,6 +186,32 @@ describe('LiveChatClient lifecycle', () => {
     await sleep(200);
     expect(tracked.sockets.length).to.equal(tries);
     expect(stranded.messages.map((m) => m.status)).to.deep.equal(['queued']);
+  });
+
+  it('closeWhenSent() while the browser is offline waits for the network (30 s at most): back online, the message goes out, then it closes', async () => {
+    const sub = uniqueId('visitor');
+    const client = open({ token: await makeToken({ sub }), shareConnection: false, timing: { openTimeoutMs: 300 } });
+    await waitForState(client, 'connected');
+    // The network gone as on a train: the server out of reach (frozen), navigator.onLine false, `offline` fired.
+    await signalServer(server, 'SIGSTOP');
+    Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
+    try {
+      window.dispatchEvent(new Event('offline'));
+      await waitForState(client, 'offline', 1000);
+      await client.send('written on a train'); // it tries, finds no network and gives up
+      await waitForState(client, 'offline', 2000);
+      client.closeWhenSent();
+      await sleep(300);
+      expect(client.state).to.equal('offline'); // not closed: waiting
+    } finally {
+      await signalServer(server, 'SIGCONT');
+      delete (navigator as { onLine?: boolean }).onLine;
+    }
+    window.dispatchEvent(new Event('online'));
+    await waitForState(client, 'stopped', 5000); // closed once acked
+    expect(client.messages.map((m) => [m.content, m.status])).to.deep.equal([['written on a train', 'sent']]);
+    const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: sub });
+    await waitFor(() => storedContents(agent).includes('written on a train'), 'delivered');
   });
 
   it('closed with a send under way, it stays closed: no new socket, and the message is kept in the outbox or refused, never half-sent', async () => {
