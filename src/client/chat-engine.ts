@@ -350,7 +350,8 @@ export class ChatEngine {
       waiting(page);
       return;
     }
-    if (!frame.message_id || frame.message_id !== this.joinId) return;
+    // The contract ties a history request's answer by id, not the join's replay: one without an id answers a join under way.
+    if (!this.joinId || (frame.message_id ? frame.message_id !== this.joinId : this.state !== 'joining')) return;
     clearTimeout(this.joinTimer);
     const joinId = this.joinId;
     const held = this.o.conversation.highestSeq();

@@ -144,6 +144,35 @@ describe('LiveChatClient lifecycle', () => {
     expect(seen.every((m) => !m.mine && m.sender_role === 'agent')).to.equal(true);
   });
 
+  it("works with a server whose history after a join carries no envelope message_id (the contract ties only a history request's answer by id)", async () => {
+    // The real server, its join replays stripped of the id this server adds as a choice of its own.
+    class Plain extends WebSocket {
+      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
+        super.onmessage = handler && ((event: MessageEvent) => {
+          const frame = JSON.parse(event.data as string) as { type: string; message_id?: string; payload: { messages?: unknown[] } };
+          if (frame.type === 'history' && joinIds.has(frame.message_id ?? '')) delete frame.message_id;
+          handler(new MessageEvent('message', { data: JSON.stringify(frame) }));
+        });
+      }
+      override send(data: string): void {
+        const frame = JSON.parse(data) as { type: string; message_id?: string };
+        if (frame.type === 'join_room') joinIds.add(frame.message_id!);
+        super.send(data);
+      }
+    }
+    const joinIds = new Set<string>();
+    const sub = uniqueId('visitor');
+    const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: sub });
+    await waitForState(agent, 'connected');
+    await agent.send('waiting for you');
+    const client = open({ token: await makeToken({ sub }), WebSocket: Plain, shareConnection: false });
+    await waitForState(client, 'connected', 3000);
+    expect(joinIds.size).to.equal(1);
+    expect(storedContents(client)).to.deep.equal(['waiting for you']);
+    await client.send('hello');
+    await waitFor(() => storedContents(agent).includes('hello'), 'sent');
+  });
+
   it('closeWhenSent(): closes at once with nothing to send, else once its messages are acked, and sooner when sending cannot go on', async () => {
     const idle = open({ token: await makeToken({ sub: uniqueId('visitor') }) });
     await waitForState(idle, 'connected');
