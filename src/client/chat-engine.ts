@@ -155,7 +155,9 @@ export class ChatEngine {
     this.socket = socket;
     this.openTimer = setTimeout(() => this.abandon(), this.o.timing.openTimeoutMs);
     socket.onopen = () => {
+      // The same time again for the auth answer: a server that answers pings but not the auth would hold the client for good.
       clearTimeout(this.openTimer);
+      this.openTimer = setTimeout(() => this.abandon(), this.o.timing.openTimeoutMs);
       this.setState('authenticating');
       this.lastFrameAt = Date.now();
       this.startHeartbeat();
@@ -261,6 +263,7 @@ export class ChatEngine {
     const frame = decoded.frame;
     switch (frame.type) {
       case 'auth':
+        clearTimeout(this.openTimer);
         this.tokenRefreshed = false;
         return this.join();
       case 'message_ack':

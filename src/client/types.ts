@@ -69,7 +69,7 @@ export interface ClientTiming {
   jitter: number;
   pingAfterMs: number;
   pongTimeoutMs: number;
-  /** A socket that has not opened by then is given up and tried again on the schedule. */
+  /** A socket that has not opened by then, or whose auth has not been answered that long after it opened, is given up and tried again on the schedule. */
   openTimeoutMs: number;
   joinTimeoutMs: number;
   sendRetryMs: number;

@@ -29,7 +29,7 @@ export const SERVER_IDLE_TIMEOUT_MS = 65_000;
 export const CLIENT_PING_AFTER_MS = 25_000;
 /** ... and treats the socket as dead if nothing arrives this long after its ping. */
 export const CLIENT_PONG_TIMEOUT_MS = 10_000;
-/** A socket not open this long after the client opened it (a route that swallows packets) is given up and tried again. Not in the contract: this project's choice. */
+/** A socket not open this long after the client opened it (a route that swallows packets), or open this long without an answer to its auth, is given up and tried again. Not in the contract: this project's choice. */
 export const CLIENT_OPEN_TIMEOUT_MS = 10_000;
 
 /** Client reconnect schedule after an unexpected close, then it stops and offers a manual reconnect. */

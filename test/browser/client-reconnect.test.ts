@@ -220,6 +220,25 @@ describe('LiveChatClient reconnecting', () => {
     await waitForState(client, 'connected', 5000);
   });
 
+  it('gives up a socket whose auth is never answered (the server answers pings, not the auth) and tries again', async () => {
+    let swallowed = 0;
+    // The server's first auth answers do not reach the client (a server stuck on its key set, say); its pongs do.
+    class Unanswered extends WebSocket {
+      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
+        super.onmessage = handler && ((event: MessageEvent) => {
+          if ((JSON.parse(event.data as string) as { type: string }).type === 'auth' && swallowed < 2) return void swallowed++;
+          handler(event);
+        });
+      }
+    }
+    const timing = { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 300, pingAfterMs: 100, pongTimeoutMs: 300, heartbeatTickMs: 50 };
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), timing, WebSocket: Unanswered });
+    const states = record(client, 'state');
+    await waitForState(client, 'connected', 5000);
+    expect(swallowed).to.equal(2);
+    expect(states.filter((s) => s.detail.previous === 'authenticating' && s.detail.state === 'reconnecting')).to.have.length(2);
+  });
+
   it('notices a hung server by its heartbeat (no pong in time) and reconnects', async () => {
     const client = open({ token: await makeToken({ sub: uniqueId('v') }), timing: { reconnectDelaysMs: SCHEDULE, pingAfterMs: 300, pongTimeoutMs: 300, heartbeatTickMs: 50 } });
     await waitForState(client, 'connected');
