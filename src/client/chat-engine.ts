@@ -8,7 +8,7 @@ import {
   type HistoryPage,
   type ServerFrameOf,
 } from '../protocol/index.js';
-import type { ChatStore } from '../outbox/index.js';
+import type { ChatStore, OutboxEntry } from '../outbox/index.js';
 import { reconnectDelay } from './backoff.js';
 import type { Change, Conversation } from './conversation.js';
 import type { TokenSource } from './token.js';
@@ -327,6 +327,7 @@ export class ChatEngine {
   private async stored(message: ChatMessage): Promise<void> {
     this.settle(message.message_id);
     this.o.changed([this.o.conversation.addStored(message)]);
+    void this.flush(); // the next one
     await Promise.all([this.o.store().putMessages([message]), this.o.store().removeOutbox(message.message_id)]).catch(() => undefined);
   }
 
@@ -413,7 +414,10 @@ export class ChatEngine {
   private async merge(messages: readonly ChatMessage[]): Promise<void> {
     if (!messages.length) return;
     this.o.changed(messages.map((m) => this.o.conversation.addStored(m)));
-    for (const m of messages) this.settle(m.message_id);
+    if (messages.some((m) => this.inFlight.has(m.message_id))) {
+      for (const m of messages) this.settle(m.message_id);
+      void this.flush(); // the one on the wire was stored meanwhile: the next one
+    }
     await Promise.all([this.o.store().putMessages(messages), ...messages.filter((m) => m.sender_id === this.o.conversation.selfId).map((m) => this.o.store().removeOutbox(m.message_id))]).catch(
       () => undefined,
     );
@@ -460,7 +464,7 @@ export class ChatEngine {
 
   // ---- the outbox ----
 
-  /** Sends every queued message of the outbox, oldest first, unless one is already on the wire. */
+  /** Sends the oldest queued message of the outbox, unless one is on the wire already; each answer sends the next. */
   flush(retryFailed = false): Promise<void> {
     this.retryFailed ||= retryFailed;
     if (this.flushing) {
@@ -478,20 +482,28 @@ export class ChatEngine {
     return this.flushing;
   }
 
+  /**
+   * One message on the wire at a time: the server judges each on its own, so with several out at
+   * once a later one could take a slot of the rate limit that freed up just after an earlier one
+   * was refused (4008), and be stored before it. One round trip a message is far faster than the
+   * limit of 30 a minute lets anyone send.
+   */
   private async flushOnce(retryFailed: boolean): Promise<void> {
     if (this.state !== 'connected') return;
     const entries = await this.o.store().outbox(this.conversationId).catch(() => []);
+    let next: OutboxEntry | undefined;
     for (let entry of entries) {
       if (entry.status === 'failed' && retryFailed) {
         entry = { ...entry, status: 'queued' };
         await this.o.store().putOutbox(entry).catch(() => undefined);
       }
       this.o.changed([this.o.conversation.addPending(entry)]);
-      if (entry.status === 'failed' || this.inFlight.has(entry.message_id) || this.o.conversation.get(entry.message_id)?.seq !== undefined) continue;
-      if (Date.now() < this.pausedUntil) return this.schedulePausedFlush();
-      if (this.state !== 'connected') return;
-      this.transmit(entry.message_id, entry.content, 1);
+      if (!next && entry.status !== 'failed' && this.o.conversation.get(entry.message_id)?.seq === undefined) next = entry;
     }
+    if (!next || this.inFlight.size) return;
+    if (Date.now() < this.pausedUntil) return this.schedulePausedFlush();
+    if (this.state !== 'connected') return;
+    this.transmit(next.message_id, next.content, 1);
   }
 
   private transmit(messageId: string, content: string, tries: number): void {
@@ -512,11 +524,13 @@ export class ChatEngine {
   }
 
   private async fail(messageId: string): Promise<void> {
-    this.settle(messageId);
     const entries = await this.o.store().outbox(this.conversationId).catch(() => []);
     const entry = entries.find((e) => e.message_id === messageId);
     if (entry) await this.o.store().putOutbox({ ...entry, status: 'failed' }).catch(() => undefined);
+    // Settled only now: a flush meanwhile would have found it queued and sent it again.
+    this.settle(messageId);
     this.o.changed([this.o.conversation.setPendingStatus(messageId, 'failed')]);
+    void this.flush(); // the next one
   }
 
   private schedulePausedFlush(): void {

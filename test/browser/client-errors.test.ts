@@ -118,6 +118,30 @@ describe('LiveChatClient error handling', () => {
     expect(visitor.messages.map((m) => m.seq)).to.deep.equal([1, 2, 3, 4, 5]);
   });
 
+  it('4008 in a stream written faster than the limit allows: stored in the order written, each once (a later message never overtakes a refused one)', async () => {
+    // Slots free up while the stream goes on: a message sent just then would be stored ahead of the refused ones before it.
+    const own = await startChatServer({ RATE_LIMIT_PER_MINUTE: '4', RATE_LIMIT_WINDOW_MS: '500' });
+    try {
+      const visitorId = uniqueId('v');
+      const visitor = new LiveChatClient({ url: own.wsUrl, token: await makeToken({ sub: visitorId }) });
+      const agent = new LiveChatClient({ url: own.wsUrl, token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+      clients.push(visitor, agent);
+      await Promise.all([waitForState(visitor, 'connected'), waitForState(agent, 'connected')]);
+      const errors = record(visitor, 'error');
+      const written = Array.from({ length: 30 }, (_, i) => `burst ${String(i + 1).padStart(2, '0')}`);
+      for (const text of written) {
+        await visitor.send(text);
+        await sleep(3);
+      }
+      await waitFor(() => storedContents(agent).length === written.length, 'every message at the agent', 15_000);
+      expect(errors.filter((e) => e.detail.code === 4008).length).to.be.above(0);
+      expect(storedContents(agent)).to.deep.equal(written);
+      expect(storedContents(visitor)).to.deep.equal(written);
+    } finally {
+      await stopChatServer(own);
+    }
+  });
+
   it('4009: a newer connection of the same user and device replaces this one; it stops in replaced', async () => {
     const sub = uniqueId('v');
     const token = await makeToken({ sub });
