@@ -526,6 +526,7 @@ export class ChatEngine {
   private async fail(messageId: string): Promise<void> {
     const entries = await this.o.store().outbox(this.conversationId).catch(() => []);
     const entry = entries.find((e) => e.message_id === messageId);
+    if (!this.inFlight.has(messageId)) return; // answered meanwhile: a failed copy written now would outlive its ack
     if (entry) await this.o.store().putOutbox({ ...entry, status: 'failed' }).catch(() => undefined);
     // Settled only now: a flush meanwhile would have found it queued and sent it again.
     this.settle(messageId);
