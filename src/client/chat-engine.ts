@@ -108,7 +108,8 @@ export class ChatEngine {
    * drop it now, put what was on the wire back in the queue, and wait for `online`.
    */
   offline(): void {
-    if (this.disposed || ['idle', 'offline', 'auth-failed', 'replaced'].includes(this.state)) return;
+    // A conversation refused (4003) stays stopped: `online` would not try it again either.
+    if (this.disposed || this.refused || ['idle', 'offline', 'auth-failed', 'replaced'].includes(this.state)) return;
     this.cleanupSocket();
     clearTimeout(this.reconnectTimer);
     this.setState('offline');
@@ -204,14 +205,19 @@ export class ChatEngine {
     clearTimeout(this.pauseTimer);
     this.joinId = undefined;
     this.pingSentAt = undefined;
+    this.requeueInFlight();
+    for (const resolve of this.pages.values()) resolve(undefined);
+    this.pages.clear();
+    this.unmerged.clear();
+  }
+
+  /** What was on the wire goes back in the queue: the next join's flush sends it again, with the same id. */
+  private requeueInFlight(): void {
     for (const [id, sending] of this.inFlight) {
       clearTimeout(sending.timer);
       this.o.changed([this.o.conversation.setPendingStatus(id, 'queued')]);
     }
     this.inFlight.clear();
-    for (const resolve of this.pages.values()) resolve(undefined);
-    this.pages.clear();
-    this.unmerged.clear();
   }
 
   /** Drops a socket that stopped answering and reconnects, as if it had closed. */
@@ -287,6 +293,7 @@ export class ChatEngine {
 
   private join(): void {
     this.setState('joining');
+    this.requeueInFlight(); // a rejoin (4005) with a send out: its retries would wait for 'connected', and the flush for it
     const lastSeq = this.o.conversation.highestSeq();
     const frame = clientFrame('join_room', lastSeq ? { conversation_id: this.conversationId, last_seq: lastSeq } : { conversation_id: this.conversationId });
     this.joinId = frame.message_id;
@@ -436,8 +443,6 @@ export class ChatEngine {
     switch (code) {
       case ErrorCode.NOT_IN_ROOM:
         // Join again; the join's history triggers a flush that resends what is unacked.
-        if (isSend) this.settle(message_id);
-        this.o.changed([message_id ? this.o.conversation.setPendingStatus(message_id, 'queued') : undefined]);
         return this.join();
       case ErrorCode.RATE_LIMITED:
         if (isSend) this.settle(message_id);
@@ -448,7 +453,8 @@ export class ChatEngine {
         // Nothing was stored: keep the message, reconnect with backoff, resend then.
         return this.abandon();
       case ErrorCode.FORBIDDEN:
-        if (message_id === this.joinId) {
+        // The conversation refused (to the join, or to a send on it): stop, as the contract says.
+        if (message_id === this.joinId || isSend) {
           this.cleanupSocket();
           clearTimeout(this.reconnectTimer);
           this.refused = true;
@@ -458,6 +464,10 @@ export class ChatEngine {
       case ErrorCode.BAD_REQUEST:
         // The server will never take this message as it is: keep it, failed, for the user to see.
         if (isSend) void this.fail(message_id);
+        return;
+      default:
+        // A close code sent as an error (4001, 4009) to a send: start over on a new socket rather than leave it out for good.
+        if (isSend) this.abandon();
         return;
     }
   }
@@ -524,10 +534,14 @@ export class ChatEngine {
   }
 
   private async fail(messageId: string): Promise<void> {
+    // This try, and no other: answered meanwhile, or sent again on a new socket, it is not failed.
+    const sending = this.inFlight.get(messageId);
+    const current = () => sending !== undefined && this.inFlight.get(messageId) === sending;
     const entries = await this.o.store().outbox(this.conversationId).catch(() => []);
     const entry = entries.find((e) => e.message_id === messageId);
-    if (!this.inFlight.has(messageId)) return; // answered meanwhile: a failed copy written now would outlive its ack
+    if (!current()) return;
     if (entry) await this.o.store().putOutbox({ ...entry, status: 'failed' }).catch(() => undefined);
+    if (!current()) return;
     // Settled only now: a flush meanwhile would have found it queued and sent it again.
     this.settle(messageId);
     this.o.changed([this.o.conversation.setPendingStatus(messageId, 'failed')]);

@@ -214,7 +214,7 @@ export class LiveChatClient {
     return (await this.call('older')) !== false;
   }
 
-  /** Tries again now, also after `stopped`, `auth-failed` (with a fresh token) or `replaced`. */
+  /** Tries again now, also when `stopped`, `offline`, `auth-failed` (with a fresh token) or `replaced`. */
   reconnect(): void {
     if (this.closed) return;
     if (this.engine) this.engine.wake(true);
@@ -229,12 +229,12 @@ export class LiveChatClient {
    */
   closeWhenSent(timeoutMs = DRAIN_TIMEOUT_MS): void {
     if (this.closed) return;
-    const settle = () => {
+    const settle = (timedOut = false) => {
       const waiting = this.writing > 0 || this.messages.some((m) => m.mine && m.seq === undefined && m.status !== 'failed');
       // Waited for unless sending cannot go on (stopped, refused, replaced), 30 s at most: a client that
       // cannot finish holds the conversation's socket from a view that opens it again. Offline is
       // waited for: a train leaving a tunnel is back within it.
-      if (waiting && !['stopped', 'auth-failed', 'replaced'].includes(this.state) && Date.now() < deadline) return;
+      if (waiting && !timedOut && !['stopped', 'auth-failed', 'replaced'].includes(this.state) && Date.now() < deadline) return;
       clearTimeout(timer);
       for (const off of listening) off();
       this.settleDrain = undefined;
@@ -242,9 +242,10 @@ export class LiveChatClient {
       setTimeout(() => this.close(), 0);
     };
     const deadline = Date.now() + timeoutMs;
-    const timer = setTimeout(settle, timeoutMs);
-    const listening = [this.on('update', settle), this.on('message', settle), this.on('state', settle)];
-    this.settleDrain = settle;
+    const timer = setTimeout(() => settle(true), timeoutMs); // closes even if the clock was set back meanwhile
+    const look = () => settle();
+    const listening = [this.on('update', look), this.on('message', look), this.on('state', look)];
+    this.settleDrain = look;
     settle();
   }
 
@@ -287,6 +288,7 @@ export class LiveChatClient {
       // A tab keeping messages in memory only cannot share what it holds: it connects on its own.
       this.tabs?.close();
       this.tabs = undefined;
+      heard = []; // another tab's news is not this one's
       this.emit('storage', { persistent: false });
     }
 

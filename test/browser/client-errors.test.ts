@@ -142,6 +142,29 @@ describe('LiveChatClient error handling', () => {
     }
   });
 
+  it('a rejoin (4005 to another frame) with a send out sends it again at once, and what was written after it follows', async () => {
+    // The first send never reaches the server; then a typing frame is refused 4005 (a room the server forgot).
+    let dropped = 0;
+    class Lossy extends WebSocket {
+      override send(data: string): void {
+        const frame = JSON.parse(data) as { type: string; payload: { conversation_id?: string } };
+        if (frame.type === 'send_message' && dropped === 0) return void dropped++;
+        if (frame.type === 'typing') frame.payload.conversation_id = uniqueId('not-joined');
+        super.send(JSON.stringify(frame));
+      }
+    }
+    // Retries far apart: only the rejoin can send the first message again within the test.
+    const { visitor, agent } = await visitorWithAgent({ WebSocket: Lossy, timing: { sendRetryMs: 60_000 } });
+    const errors = record(visitor, 'error');
+    await visitor.send('lost on the way');
+    await visitor.send('written after it');
+    visitor.setTyping(true);
+    await waitFor(() => storedContents(agent).length === 2, 'both at the agent', 5000);
+    expect(dropped).to.equal(1);
+    expect(errors.map((e) => e.detail.code)).to.include(4005);
+    expect(storedContents(agent)).to.deep.equal(['lost on the way', 'written after it']);
+  });
+
   it('4009: a newer connection of the same user and device replaces this one; it stops in replaced', async () => {
     const sub = uniqueId('v');
     const token = await makeToken({ sub });
@@ -232,10 +255,11 @@ describe('LiveChatClient error handling', () => {
     expect(visitor.messages.filter((m) => m.content === 'no ack yet')).to.have.length(1);
   });
 
-  it('after 4003 it does not come back on its own (online, visible page, send), only on reconnect()', async () => {
+  it('after 4003 it does not come back on its own (offline and online again, visible page, send), only on reconnect()', async () => {
     const client = open({ token: await makeToken({ sub: uniqueId('v') }), conversationId: uniqueId('someone-else') });
     await waitForState(client, 'stopped');
     const states = record(client, 'state');
+    window.dispatchEvent(new Event('offline')); // not "offline" either: back online it would claim to be, and stay
     window.dispatchEvent(new Event('online'));
     document.dispatchEvent(new Event('visibilitychange'));
     await client.send('queued, not a reason to retry a refused conversation');
