@@ -18,6 +18,8 @@ const GROUP_GAP_MS = 5 * 60_000;
 const EDGE_PX = 48;
 const TYPING_REPEAT_MS = 2500;
 const TYPING_IDLE_MS = 3000;
+/** States of an attempt to connect under way. */
+const TRYING: readonly ConnectionState[] = ['connecting', 'authenticating', 'joining', 'reconnecting'];
 
 const ICON_CHAT = html`<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z" /></svg>`;
 const ICON_CLOSE = html`<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z" /></svg>`;
@@ -135,6 +137,8 @@ export class LiveChatElement extends LitElement {
     seen: (seq) => this.seenElsewhere(seq),
   });
   private lastStatus: ConnectionState = 'idle';
+  /** The last state that was not an attempt under way. */
+  private lastSettled: ConnectionState = 'idle';
   /** Whether the cached conversation has loaded (what came before is not news). */
   private loaded = false;
   /**
@@ -465,6 +469,7 @@ export class LiveChatElement extends LitElement {
       if (this.loaded) this.newsAfterSeq ??= this.chat.client?.joinedAtSeq ?? highest;
       this.countUnread();
     }
+    if (!TRYING.includes(status)) this.lastSettled = status;
     if (status === this.lastStatus) return;
     this.lastStatus = status;
     dispatch(this, 'live-chat-status', { status });
@@ -702,14 +707,21 @@ export class LiveChatElement extends LitElement {
     `;
   }
 
+  /**
+   * Offline, or trying again from there (a send, the page shown again: most such tries find no
+   * network): the notice stays as it is rather than go and come back, announced anew each time.
+   */
+  private get offline(): boolean {
+    return this.chat.state === 'offline' || (this.lastSettled === 'offline' && TRYING.includes(this.chat.state));
+  }
+
   private statusText(s: Strings): string {
+    if (this.offline) return s.offline;
     switch (this.chat.state) {
       case 'connected':
         return s.connected;
       case 'stopped':
         return s.stopped;
-      case 'offline':
-        return s.offline;
       case 'auth-failed':
         return s.expired;
       case 'replaced':
@@ -723,7 +735,7 @@ export class LiveChatElement extends LitElement {
     const state = this.chat.state;
     const notice = (text: string, action?: string) =>
       html`<div class="notice" part="notice" role="alert"><span>${text}</span>${action ? html`<button type="button" @click=${() => this.reconnect()}>${action}</button>` : nothing}</div>`;
-    if (state === 'offline') return notice(s.offline, s.reconnect); // the browser's word on the network can be wrong
+    if (this.offline) return notice(s.offline, s.reconnect); // the browser's word on the network can be wrong
     if (state === 'stopped') return notice(s.stopped, s.reconnect);
     if (state === 'auth-failed') return notice(s.expired, s.reconnect);
     if (state === 'replaced') return notice(s.replaced, s.useHere);

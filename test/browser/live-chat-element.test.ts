@@ -5,7 +5,7 @@ import { sendKeys, setViewport } from '@web/test-runner-commands';
 import { LiveChatClient } from '../../src/client/index.js';
 import { defineLiveChat } from '../../src/ui/define.js';
 import type { LiveChatElement } from '../../src/ui/live-chat-element.js';
-import { connectSameDevice, makeToken, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+import { connectSameDevice, makeToken, signalServer, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 defineLiveChat();
 
@@ -468,6 +468,18 @@ describe('<live-chat>', () => {
         expect(notice(el)!.textContent).to.contain('You are offline.');
         expect(notice(el)!.querySelector('button')!.textContent).to.equal('Reconnect');
         await expect(el).to.be.accessible();
+        // A send tries again (the contract asks it) and finds no network: the alert stays, not announced anew.
+        const shown = notice(el);
+        await signalServer(server, 'SIGSTOP');
+        try {
+          await el.send('written offline');
+          await waitFor(() => el.status === 'connecting', 'a try');
+          await el.updateComplete;
+          expect(notice(el) === shown, 'the same alert, still there').to.equal(true);
+          expect($(el, '.connection')!.textContent).to.equal('You are offline. Messages will be sent when you are back.');
+        } finally {
+          await signalServer(server, 'SIGCONT');
+        }
       } finally {
         delete (navigator as { onLine?: boolean }).onLine;
       }
