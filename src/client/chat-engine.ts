@@ -88,11 +88,16 @@ export class ChatEngine {
     if (this.state === 'idle') void this.connect();
   }
 
-  /** A reason to try again now (online, page visible, a send, the user): restarts the schedule if it is waiting or spent. */
+  /**
+   * A reason to try again now (online, page visible, a send, the user): restarts the schedule once
+   * it is spent (stopped, offline). While it waits, only the user cuts it short: a visitor typing
+   * through an outage would otherwise open a socket with every message.
+   */
   wake(manual = false): void {
     if (this.refused && !manual) return;
     this.refused = false;
-    if (this.state === 'stopped' || this.state === 'offline' || this.state === 'reconnecting' || (manual && (this.state === 'auth-failed' || this.state === 'replaced'))) {
+    const spent = this.state === 'stopped' || this.state === 'offline';
+    if (spent || (manual && (this.state === 'reconnecting' || this.state === 'auth-failed' || this.state === 'replaced'))) {
       if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;
       this.attempt = 0;
       clearTimeout(this.reconnectTimer);

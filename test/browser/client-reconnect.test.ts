@@ -8,6 +8,7 @@ import {
   record,
   restartChatServer,
   signalServer,
+  sleep,
   startChatServer,
   stopChatServer,
   storedContents,
@@ -92,6 +93,26 @@ describe('LiveChatClient reconnecting', () => {
     client.reconnect();
     await waitForState(client, 'connected');
     await waitFor(() => storedContents(client).includes('written while offline'), 'the queued message to be delivered');
+  });
+
+  it('while the schedule waits (reconnecting), a send does not cut it short: no storm of sockets from someone typing through an outage', async () => {
+    const { WebSocket, sockets } = trackedWebSocket();
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), WebSocket, timing: { reconnectDelaysMs: [0, 3000, 3000] } });
+    await waitForState(client, 'connected');
+    const states = record(client, 'state');
+    await stopChatServer(server);
+    // The first try (at 0 s) has failed too: now the schedule waits 3 s.
+    await waitFor(() => states.filter((s) => s.detail.state === 'reconnecting').length === 2, 'waiting on the schedule', 5000);
+    const before = sockets.length;
+    for (let i = 1; i <= 5; i++) {
+      await client.send(`typed through the outage ${i}`);
+      await sleep(100);
+    }
+    expect(sockets.length).to.equal(before);
+    expect(client.state).to.equal('reconnecting');
+    server = await restartChatServer(server);
+    await waitFor(() => storedContents(client).length === 5, 'all five delivered by the scheduled try', 8000);
+    expect(storedContents(client)).to.deep.equal([1, 2, 3, 4, 5].map((i) => `typed through the outage ${i}`));
   });
 
   it('a message written while the server is down, the page reloaded, then the server back: delivered exactly once, in order', async () => {
