@@ -75,6 +75,12 @@ export class ChatEngine {
   private refused = false;
   /** A read position asked for while not connected (a panel open during the join): sent once connected. */
   private unsentRead: { messageId: string; seq: number } | undefined;
+  /**
+   * A send was refused by a store that still serves reads (4100 to a send): the joins succeed, so a
+   * join must not restart the reconnect schedule, or the client would reconnect without pause.
+   * An ack (the store writes again) does.
+   */
+  private sendsRefused = false;
   /** Set by stop(): nothing connects again. */
   private disposed = false;
 
@@ -337,6 +343,10 @@ export class ChatEngine {
 
   /** A message is stored on the server: out of the outbox, into the cache. */
   private async stored(message: ChatMessage): Promise<void> {
+    if (this.sendsRefused) {
+      this.sendsRefused = false; // the store takes messages again
+      this.attempt = 0;
+    }
     this.settle(message.message_id);
     this.o.changed([this.o.conversation.addStored(message)]);
     void this.flush(); // the next one
@@ -385,7 +395,7 @@ export class ChatEngine {
     await this.merge(shown.messages);
     this.readUpTo(page.read_seq);
     this.peerRead(page.peer_read_seq);
-    this.attempt = 0;
+    if (!this.sendsRefused) this.attempt = 0;
     this.setState('connected');
     if (this.unsentRead) this.markRead(this.unsentRead.messageId, this.unsentRead.seq);
     if (shown === page && page.has_more && page.messages.length) void this.fetchForward(page.messages.at(-1)!.seq);
@@ -456,6 +466,7 @@ export class ChatEngine {
         return this.schedulePausedFlush();
       case ErrorCode.SERVER_ERROR:
         // Nothing was stored: keep the message, reconnect with backoff, resend then.
+        if (isSend) this.sendsRefused = true;
         return this.abandon();
       case ErrorCode.FORBIDDEN:
         // The conversation refused (to the join, or to a send on it): stop, as the contract says.
@@ -472,7 +483,10 @@ export class ChatEngine {
         return;
       default:
         // A close code sent as an error (4001, 4009) to a send: start over on a new socket rather than leave it out for good.
-        if (isSend) this.abandon();
+        if (isSend) {
+          this.sendsRefused = true;
+          this.abandon();
+        }
         return;
     }
   }

@@ -178,14 +178,19 @@ describe('LiveChatClient error handling', () => {
     other.close();
   });
 
-  it('4100: keeps the message, reconnects with backoff and resends once the store is back', async () => {
-    const { visitor, agent } = await visitorWithAgent();
+  it('4100: keeps the message, reconnects with backoff (joins still succeed: they only read) and resends once the store is back', async () => {
+    const tracked = trackedWebSocket();
+    const { visitor, agent } = await visitorWithAgent({ WebSocket: tracked.WebSocket });
     const errors = record(visitor, 'error');
     await lockStore(server);
+    const before = tracked.sockets.length;
     await visitor.send('during the storage failure');
     await waitFor(() => errors.some((e) => e.detail.code === 4100), 'the 4100');
     expect(visitor.messages.find((m) => m.content === 'during the storage failure')?.seq).to.equal(undefined);
+    await sleep(2500); // past the schedule (0.1 + 0.2 + 0.4 + 0.8 s, and jitter)
+    expect(tracked.sockets.length - before).to.be.at.most(5); // one a step of the schedule, not one a join
     await unlockStore(server);
+    visitor.reconnect(); // the schedule is spent by now: as the user would, from the notice
     await waitFor(() => storedContents(agent).includes('during the storage failure'), 'delivery after recovery', 10_000);
     expect(storedContents(agent).filter((c) => c === 'during the storage failure')).to.have.length(1);
   });
