@@ -259,6 +259,7 @@ export class LiveChatElement extends LitElement {
     super.connectedCallback();
     window.visualViewport?.addEventListener('resize', this.viewportChanged);
     document.addEventListener('visibilitychange', this.visibilityChanged);
+    window.addEventListener('online', this.wentOnline);
     this.connectChat();
   }
 
@@ -344,6 +345,7 @@ export class LiveChatElement extends LitElement {
     this.newsAfterSeq = undefined;
     window.visualViewport?.removeEventListener('resize', this.viewportChanged);
     document.removeEventListener('visibilitychange', this.visibilityChanged);
+    window.removeEventListener('online', this.wentOnline);
     clearTimeout(this.typingIdle);
     clearTimeout(this.slowDownTimer);
     this.slowDown = false;
@@ -400,6 +402,8 @@ export class LiveChatElement extends LitElement {
   };
 
   private readonly visibilityChanged = () => this.noteSeen();
+  /** A try from offline may be under way: its notice is "offline" no more. */
+  private readonly wentOnline = () => this.requestUpdate();
 
   // ---- messages, unread, announcements ----
 
@@ -708,11 +712,12 @@ export class LiveChatElement extends LitElement {
   }
 
   /**
-   * Offline, or trying again from there (a send, the page shown again: most such tries find no
-   * network): the notice stays as it is rather than go and come back, announced anew each time.
+   * Offline, or trying again from there while the browser still says so (a send, the page shown
+   * again): the notice stays as it is rather than go and come back, announced anew each time.
    */
   private get offline(): boolean {
-    return this.chat.state === 'offline' || (this.lastSettled === 'offline' && TRYING.includes(this.chat.state));
+    const trying = this.lastSettled === 'offline' && TRYING.includes(this.chat.state) && navigator.onLine === false;
+    return this.chat.state === 'offline' || trying;
   }
 
   private statusText(s: Strings): string {

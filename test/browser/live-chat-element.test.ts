@@ -477,6 +477,13 @@ describe('<live-chat>', () => {
           await el.updateComplete;
           expect(notice(el) === shown, 'the same alert, still there').to.equal(true);
           expect($(el, '.connection')!.textContent).to.equal('You are offline. Messages will be sent when you are back.');
+          // The browser online again while that try goes on (the server still out of reach): not "offline" any more.
+          delete (navigator as { onLine?: boolean }).onLine;
+          window.dispatchEvent(new Event('online'));
+          await el.updateComplete;
+          expect(el.status).to.equal('connecting');
+          expect($(el, '.connection')!.textContent).to.equal('Connecting…');
+          expect(notice(el) === null, 'no notice').to.equal(true);
         } finally {
           await signalServer(server, 'SIGCONT');
         }
