@@ -362,12 +362,29 @@ export class LiveChatClient {
     } catch {
       this.assertOpen(); // the store was closed with the client, not lost
       if (!this.store.persistent) throw new Error('the message could not be kept');
-      const pending = await this.store.outbox(this.conversation.conversationId).catch(() => []);
-      this.store = new MemoryChatStore();
-      for (const entry of pending) await this.store.putOutbox(entry);
+      // What waits to go out, from this tab's own view of it: the store that failed may not be read either.
+      const memory = new MemoryChatStore();
+      for (const m of this.conversation.list()) {
+        if (m.mine && m.seq === undefined) {
+          await memory.putOutbox({ message_id: m.message_id, conversation_id: m.conversation_id, content: m.content, queued_at: m.queued_at ?? 0, status: m.status === 'failed' ? 'failed' : 'queued' });
+        }
+      }
+      this.store = memory;
+      this.goAlone();
       this.emit('storage', { persistent: false });
       await write();
     }
+  }
+
+  /** This tab's outbox is in memory now, where the other tabs cannot read it: it leaves them and connects on its own. */
+  private goAlone(): void {
+    const tabs = this.tabs;
+    if (!tabs) return;
+    this.tabs = undefined;
+    tabs.close(); // if it held the socket, another tab takes it over, with the device id
+    this.engine?.stop();
+    this.engine = undefined;
+    this.lead(false);
   }
 
   private changed(changes: readonly (Change | undefined)[], broadcast = true): void {

@@ -2,7 +2,8 @@
 // eviction): the client keeps working from memory and says so, never crashes.
 import { expect } from '@open-wc/testing';
 import { LiveChatClient } from '../../src/client/index.js';
-import { makeToken, record, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+import { IdbChatStore, type ChatStore } from '../../src/outbox/index.js';
+import { makeToken, record, restartChatServer, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 describe('LiveChatClient without IndexedDB', () => {
   let server: ServerInfo;
@@ -66,5 +67,56 @@ describe('LiveChatClient without IndexedDB', () => {
     expect(client.persistent).to.equal(false);
     expect(storage.map((s) => s.detail)).to.deep.equal([{ persistent: false }]);
     await waitFor(() => storedContents(agent).includes('after the database went away'), 'delivery');
+  });
+
+  /** The visitor's database, opened as a tab's store that can be made to fail (quota, eviction) from `broken` on. */
+  async function breakableStore(visitorId: string, broken: () => boolean): Promise<ChatStore> {
+    const inner = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
+    const failing = <A extends unknown[], R>(method: (...args: A) => Promise<R>) => (...args: A) =>
+      broken() ? Promise.reject(new DOMException('The quota has been exceeded.', 'QuotaExceededError')) : method.apply(inner, args);
+    return Object.assign(Object.create(inner) as ChatStore, { putOutbox: failing(inner.putOutbox), outbox: failing(inner.outbox) });
+  }
+
+  it('a tab whose storage fails while another tab holds the socket sends on its own: its message is not left where the holder cannot read it', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const agent = await chatWith(visitorId);
+    const holder = new LiveChatClient({ url: server.wsUrl, token });
+    clients.push(holder);
+    await waitForState(holder, 'connected');
+    let broken = false;
+    const tab = new LiveChatClient({ url: server.wsUrl, token, store: await breakableStore(visitorId, () => broken) });
+    clients.push(tab);
+    await waitForState(tab, 'connected');
+    expect(tab.holdsConnection).to.equal(false);
+    broken = true;
+    await tab.send('written as the quota ran out');
+    expect(tab.persistent).to.equal(false);
+    await waitFor(() => storedContents(agent).includes('written as the quota ran out'), 'delivery', 5000);
+    expect(storedContents(agent)).to.deep.equal(['written as the quota ran out']);
+    expect(holder.state).to.equal('connected'); // neither replaced the other
+    await waitFor(() => storedContents(tab).includes('written as the quota ran out'), 'acked in the tab');
+  });
+
+  it('storage lost with messages waiting: the waiting ones go out first, in the order written, then the new one', async () => {
+    const visitorId = uniqueId('v');
+    const agent = await chatWith(visitorId);
+    let broken = false;
+    const client = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: visitorId }), store: await breakableStore(visitorId, () => broken), shareConnection: false });
+    clients.push(client);
+    await waitForState(client, 'connected');
+    await stopChatServer(server);
+    try {
+      await client.send('one');
+      await client.send('two');
+      broken = true; // the database is gone: neither written nor read any more
+      await client.send('three');
+      expect(client.persistent).to.equal(false);
+    } finally {
+      server = await restartChatServer(server);
+    }
+    client.reconnect();
+    await waitFor(() => storedContents(agent).length === 3, 'all three delivered', 8000);
+    expect(storedContents(agent)).to.deep.equal(['one', 'two', 'three']);
   });
 });
