@@ -61,7 +61,7 @@ export class ChatEngine {
   /** The server refused the token and no fresh one has arrived yet (the fetch may have been cut short by going offline). */
   private tokenRefused = false;
   private readonly inFlight = new Map<string, InFlight>();
-  /** Set by 4008: no send goes out before this time. */
+  /** Set by 4008: no send goes out before this time (performance.now(): a clock set back must not stretch the pause). */
   private pausedUntil = 0;
   private pauseTimer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<void> | undefined;
@@ -462,7 +462,7 @@ export class ChatEngine {
       case ErrorCode.RATE_LIMITED:
         if (isSend) this.settle(message_id);
         this.o.changed([message_id ? this.o.conversation.setPendingStatus(message_id, 'queued') : undefined]);
-        this.pausedUntil = Date.now() + (error.retry_after_ms ?? 1000);
+        this.pausedUntil = performance.now() + (error.retry_after_ms ?? 1000);
         return this.schedulePausedFlush();
       case ErrorCode.SERVER_ERROR:
         // Nothing was stored: keep the message, reconnect with backoff, resend then.
@@ -530,7 +530,7 @@ export class ChatEngine {
       if (!next && entry.status !== 'failed' && this.o.conversation.get(entry.message_id)?.seq === undefined) next = entry;
     }
     if (!next || this.inFlight.size) return;
-    if (Date.now() < this.pausedUntil) return this.schedulePausedFlush();
+    if (performance.now() < this.pausedUntil) return this.schedulePausedFlush();
     if (this.state !== 'connected') return;
     this.transmit(next.message_id, next.content, 1);
   }
@@ -569,7 +569,7 @@ export class ChatEngine {
 
   private schedulePausedFlush(): void {
     clearTimeout(this.pauseTimer);
-    this.pauseTimer = setTimeout(() => void this.flush(), Math.max(0, this.pausedUntil - Date.now()));
+    this.pauseTimer = setTimeout(() => void this.flush(), Math.max(0, this.pausedUntil - performance.now()));
   }
 
   // ---- requests from the client ----

@@ -118,6 +118,21 @@ describe('LiveChatClient error handling', () => {
     expect(visitor.messages.map((m) => m.seq)).to.deep.equal([1, 2, 3, 4, 5]);
   });
 
+  it('4008: the pause is kept on a steady clock; the wall clock set back an hour meanwhile does not stretch it', async () => {
+    const { visitor, agent } = await visitorWithAgent();
+    const errors = record(visitor, 'error');
+    const wallClock = Date.now;
+    try {
+      for (let i = 1; i <= 5; i++) await visitor.send(`limited ${i}`);
+      await waitFor(() => errors.some((e) => e.detail.code === 4008), 'the 4008');
+      Date.now = () => wallClock() - 3_600_000; // the phone's clock corrected by the network, say
+      await waitFor(() => storedContents(agent).length === 5, 'all five at the agent', 8000);
+    } finally {
+      Date.now = wallClock;
+    }
+    expect(storedContents(agent)).to.deep.equal([1, 2, 3, 4, 5].map((i) => `limited ${i}`));
+  });
+
   it('4008 in a stream written faster than the limit allows: stored in the order written, each once (a later message never overtakes a refused one)', async () => {
     // Slots free up while the stream goes on: a message sent just then would be stored ahead of the refused ones before it.
     const own = await startChatServer({ RATE_LIMIT_PER_MINUTE: '4', RATE_LIMIT_WINDOW_MS: '500' });
