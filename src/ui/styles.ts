@@ -306,8 +306,10 @@ export const styles = css`
     background: var(--live-chat-bubble-own);
     color: var(--live-chat-bubble-own-fg);
   }
+  /* Not faded: faded text fails 4.5:1. The status line below says it waits; the outline shows it. */
   .own .bubble.pending {
-    opacity: 0.7;
+    outline: 2px dashed var(--live-chat-bubble-own);
+    outline-offset: 2px;
   }
   .bubble a {
     color: inherit;

@@ -477,6 +477,13 @@ describe('<live-chat>', () => {
           await el.updateComplete;
           expect(notice(el) === shown, 'the same alert, still there').to.equal(true);
           expect($(el, '.connection')!.textContent).to.equal('You are offline. Messages will be sent when you are back.');
+          // A message waiting to go out still reads at 4.5:1, in both themes.
+          expect($(el, '.bubble.pending')).to.not.equal(null);
+          for (const theme of ['light', 'dark']) {
+            el.setAttribute('theme', theme);
+            await el.updateComplete;
+            await expect(el, `${theme}, a message waiting`).to.be.accessible();
+          }
           // The browser online again while that try goes on (the server still out of reach): not "offline" any more.
           delete (navigator as { onLine?: boolean }).onLine;
           window.dispatchEvent(new Event('online'));
