@@ -81,6 +81,8 @@ export class ChatEngine {
    * An ack (the store writes again) does.
    */
   private sendsRefused = false;
+  /** The try under way began while the browser said it was offline. */
+  private triedOffline = false;
   /** Set by stop(): nothing connects again. */
   private disposed = false;
 
@@ -103,7 +105,9 @@ export class ChatEngine {
     if (this.refused && !manual) return;
     this.refused = false;
     const spent = this.state === 'stopped' || this.state === 'offline';
-    if (spent || (manual && (this.state === 'reconnecting' || this.state === 'auth-failed' || this.state === 'replaced'))) {
+    // A try made offline (a send must try) may hang on a dead link until its open timeout: back online, or the user asking, try anew.
+    const hanging = (this.state === 'connecting' || this.state === 'authenticating') && (manual || (this.triedOffline && navigator.onLine !== false));
+    if (spent || hanging || (manual && (this.state === 'reconnecting' || this.state === 'auth-failed' || this.state === 'replaced'))) {
       if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;
       this.attempt = 0;
       clearTimeout(this.reconnectTimer);
@@ -144,6 +148,7 @@ export class ChatEngine {
   private async connect(freshToken = false): Promise<void> {
     if (this.disposed) return;
     this.cleanupSocket();
+    this.triedOffline = navigator.onLine === false;
     const generation = this.generation;
     this.setState('connecting');
     let token: string;

@@ -227,6 +227,37 @@ describe('LiveChatClient reconnecting', () => {
     await waitForState(client, 'connected', 3000);
   });
 
+  it("a try made offline that hangs on a dead link is cut short by `online`, and by the user's reconnect, not left to its 10 s open timeout", async () => {
+    // A server that never answers stands for the dead link: its sockets open at the TCP level and go no further.
+    const hole = await startChatServer();
+    await signalServer(hole, 'SIGSTOP');
+    let dead = false;
+    class Link extends WebSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(dead ? hole.wsUrl : url, protocols);
+      }
+    }
+    try {
+      const client = open({ token: await makeToken({ sub: uniqueId('v') }), WebSocket: Link, timing: { reconnectDelaysMs: SCHEDULE } });
+      await waitForState(client, 'connected');
+      for (const [comeBack, how] of [[() => browserOffline(false), 'online'], [() => client.reconnect(), 'reconnect()']] as const) {
+        dead = true;
+        browserOffline(true);
+        await waitForState(client, 'offline', 1000);
+        await client.send(`written on a dead link, back by ${how}`); // it tries, as a send must, and the try hangs
+        await sleep(200);
+        expect(client.state).to.equal('connecting');
+        dead = false;
+        comeBack();
+        await waitFor(() => storedContents(client).includes(`written on a dead link, back by ${how}`), `delivered after ${how}`, 3000);
+        browserOffline(false);
+      }
+    } finally {
+      await signalServer(hole, 'SIGCONT');
+      await stopChatServer(hole);
+    }
+  });
+
   it('gives up a socket that does not open in time (the server takes the connection but never answers) and tries again', async () => {
     const timing = { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 300, pingAfterMs: 300, pongTimeoutMs: 300, heartbeatTickMs: 50 };
     const client = open({ token: await makeToken({ sub: uniqueId('v') }), timing });
