@@ -139,6 +139,7 @@ export class LiveChatElement extends LitElement {
   private lastStatus: ConnectionState = 'idle';
   /** The last state that was not an attempt under way. */
   private lastSettled: ConnectionState = 'idle';
+  private noticeHadFocus = false;
   /** Whether the cached conversation has loaded (what came before is not news). */
   private loaded = false;
   /**
@@ -163,7 +164,6 @@ export class LiveChatElement extends LitElement {
   private typingOn = false;
   private typingSentAt = 0;
   private typingIdle: ReturnType<typeof setTimeout> | undefined;
-  private slowDownTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     super();
@@ -247,6 +247,15 @@ export class LiveChatElement extends LitElement {
     if (changed.has('opened') && changed.get('opened') !== undefined) this.openedChanged();
     this.noteSeen(); // here, not in updated(): the unread count it changes goes out in this render, not another
     this.rememberAnchor();
+    if (this.slowDown && !this.waitingToSend) this.slowDown = false; // one notice while they wait, not one a refusal
+    this.noticeHadFocus = (this.renderRoot as ShadowRoot).activeElement?.closest('.notice') != null;
+  }
+
+  /** Own messages not yet stored, failed ones apart (they wait for the user, not the server). Unsent ones sort last. */
+  private get waitingToSend(): boolean {
+    const messages = this.chat.messages;
+    for (let i = messages.length - 1; i >= 0 && messages[i]!.seq === undefined; i--) if (messages[i]!.status !== 'failed') return true;
+    return false;
   }
 
   protected override firstUpdated(): void {
@@ -347,12 +356,13 @@ export class LiveChatElement extends LitElement {
     document.removeEventListener('visibilitychange', this.visibilityChanged);
     window.removeEventListener('online', this.wentOnline);
     clearTimeout(this.typingIdle);
-    clearTimeout(this.slowDownTimer);
     this.slowDown = false;
   }
 
   protected override updated(): void {
     this.restoreScroll();
+    // The notice whose button had the focus is gone (reconnected): the focus goes to the composer, not to the page's body.
+    if (this.noticeHadFocus && !(this.renderRoot as ShadowRoot).activeElement) this.input?.focus();
   }
 
   private setOpen(open: boolean): void {
@@ -448,15 +458,9 @@ export class LiveChatElement extends LitElement {
   }
 
   private serverRefused(error: ClientError): void {
-    if (error.code === ErrorCode.RATE_LIMITED) this.slowedDown(error.retry_after_ms ?? 1000);
+    // The server takes no more messages for a while: the reader is told why theirs wait, until none does.
+    if (error.code === ErrorCode.RATE_LIMITED) this.slowDown = true;
     dispatch(this, 'live-chat-error', { code: error.code, message: error.message });
-  }
-
-  /** The server takes no more messages for a while (4008): the reader is told why theirs wait, until they can go. */
-  private slowedDown(ms: number): void {
-    clearTimeout(this.slowDownTimer);
-    this.slowDown = true;
-    this.slowDownTimer = setTimeout(() => (this.slowDown = false), ms);
   }
 
   /** Read up to `seq` in another tab or on another device (or here, which changes nothing): not unread here either. */
@@ -712,12 +716,11 @@ export class LiveChatElement extends LitElement {
   }
 
   /**
-   * Offline, or trying again from there while the browser still says so (a send, the page shown
-   * again): the notice stays as it is rather than go and come back, announced anew each time.
+   * Offline, or trying while the browser says so (a send, the page shown again, a new conversation):
+   * the notice stays as it is rather than go and come back, announced anew with each try.
    */
   private get offline(): boolean {
-    const trying = this.lastSettled === 'offline' && TRYING.includes(this.chat.state) && navigator.onLine === false;
-    return this.chat.state === 'offline' || trying;
+    return this.chat.state === 'offline' || (TRYING.includes(this.chat.state) && navigator.onLine === false);
   }
 
   private statusText(s: Strings): string {
@@ -741,7 +744,8 @@ export class LiveChatElement extends LitElement {
     const notice = (text: string, action?: string) =>
       html`<div class="notice" part="notice" role="alert"><span>${text}</span>${action ? html`<button type="button" @click=${() => this.reconnect()}>${action}</button>` : nothing}</div>`;
     if (this.offline) return notice(s.offline, s.reconnect); // the browser's word on the network can be wrong
-    if (state === 'stopped') return notice(s.stopped, s.reconnect);
+    // Stopped, or trying again from there (the user's reconnect, a send): the same notice until it works or stops again.
+    if (state === 'stopped' || (TRYING.includes(state) && this.lastSettled === 'stopped')) return notice(s.stopped, s.reconnect);
     if (state === 'auth-failed') return notice(s.expired, s.reconnect);
     if (state === 'replaced') return notice(s.replaced, s.useHere);
     if (this.slowDown && state === 'connected') return notice(s.slowDown);

@@ -451,6 +451,12 @@ describe('<live-chat>', () => {
       expect(notice(el)!.querySelector('button')!.textContent).to.equal('Use here');
       await expect(el).to.be.accessible();
       other.close();
+      // Taken back by keyboard: the notice goes, and the focus goes to the composer, not to the page's body.
+      notice(el)!.querySelector('button')!.focus();
+      await sendKeys({ press: 'Enter' });
+      await waitFor(() => el.status === 'connected', 'connected here again');
+      await el.updateComplete;
+      expect(el.shadowRoot!.activeElement === $(el, 'textarea'), 'the composer has the focus').to.equal(true);
     });
 
     it('offline (the browser lost its network): live-chat-status says offline, the notice says messages wait, passes axe; online connects again', async () => {
@@ -510,6 +516,42 @@ describe('<live-chat>', () => {
       expect(notice(el)!.textContent).to.contain('Disconnected.');
       expect(notice(el)!.querySelector('button')!.textContent).to.equal('Reconnect');
       await expect(el).to.be.accessible();
+      // Reconnect tried, and refused again: the same alert all along, not taken away and announced anew.
+      const shown = notice(el);
+      const statuses: string[] = [];
+      el.addEventListener('live-chat-status', (e) => statuses.push(e.detail.status));
+      shown!.querySelector('button')!.click();
+      for (let i = 0; i < 100 && !(statuses.includes('connecting') && el.status === 'stopped'); i++) {
+        await el.updateComplete;
+        expect(notice(el) === shown, 'the same alert').to.equal(true);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(statuses.at(-1)).to.equal('stopped');
+      expect(notice(el) === shown, 'the same alert').to.equal(true);
+    });
+
+    it('rate limited (4008) while writing fast: one notice while messages wait, gone once all are sent', async () => {
+      const own = await startChatServer({ RATE_LIMIT_PER_MINUTE: '2', RATE_LIMIT_WINDOW_MS: '1500' });
+      try {
+        const sub = uniqueId('v');
+        const el = await fixture<LiveChatElement>(html`<live-chat mode="inline" server-url=${own.wsUrl} token=${await makeToken({ sub })}></live-chat>`);
+        await waitFor(() => el.status === 'connected', 'connected');
+        const inserted: Node[] = [];
+        new MutationObserver((records) => {
+          for (const r of records) for (const node of r.addedNodes) if (node instanceof HTMLElement && node.classList.contains('notice')) inserted.push(node);
+        }).observe(el.shadowRoot!, { childList: true, subtree: true });
+        const errors: number[] = [];
+        el.addEventListener('live-chat-error', (e) => errors.push(e.detail.code));
+        for (let i = 1; i <= 6; i++) await el.send(`fast ${i}`);
+        await waitFor(() => bubbles(el).filter((b) => b.closest('.pending')).length === 0 && bubbles(el).length === 6, 'all six sent', 15_000);
+        await el.updateComplete;
+        expect(errors.filter((c) => c === 4008).length).to.be.above(1); // refused more than once
+        expect(inserted.length).to.equal(1);
+        expect(inserted[0]!.textContent).to.contain('quickly');
+        expect(notice(el) === null, 'the notice gone').to.equal(true);
+      } finally {
+        await stopChatServer(own);
+      }
     });
   });
 
