@@ -111,7 +111,7 @@ export class LiveChatElement extends LitElement {
   declare heading: string | undefined;
   declare windowStart: number;
   declare windowEnd: number | undefined;
-  declare announcement: string;
+  declare announcement: readonly string[];
   /** Why the composer's text was not sent (too long, characters that cannot be sent), until it is edited. */
   declare composerError: string;
   /** The server asked for a pause (4008): messages written meanwhile wait. */
@@ -155,8 +155,10 @@ export class LiveChatElement extends LitElement {
   private unread = 0;
   private dividerSeq: number | undefined;
   private announceAfterSeq = Number.POSITIVE_INFINITY;
-  /** How many messages have been announced: each announcement is a new node in the live region. */
+  /** How many announcements were made: each is a new node in the live region. */
   private announced = 0;
+  /** Messages to announce in the next render: several arrive at once after a spell offline. */
+  private toAnnounce: string[] = [];
   /** How many times the composer refused its text: each refusal is said again, even in the same words. */
   private composerErrors = 0;
   /** What was in the composer when the panel closed: it is there again when it opens. */
@@ -172,7 +174,7 @@ export class LiveChatElement extends LitElement {
     this.theme = 'light';
     this.windowStart = 0;
     this.windowEnd = undefined;
-    this.announcement = '';
+    this.announcement = [];
     this.composerError = '';
     this.slowDown = false;
   }
@@ -248,6 +250,11 @@ export class LiveChatElement extends LitElement {
     this.noteSeen(); // here, not in updated(): the unread count it changes goes out in this render, not another
     this.rememberAnchor();
     if (this.slowDown && !this.waitingToSend) this.slowDown = false; // one notice while they wait, not one a refusal
+    if (this.toAnnounce.length) {
+      this.announcement = this.toAnnounce.slice(-5); // what came together is said together; a flood, its latest
+      this.toAnnounce = [];
+      this.announced++;
+    }
     this.noticeHadFocus = (this.renderRoot as ShadowRoot).activeElement?.closest('.notice') != null;
   }
 
@@ -449,8 +456,8 @@ export class LiveChatElement extends LitElement {
     }
     if (message.seq > this.announceAfterSeq) {
       this.announceAfterSeq = message.seq;
-      this.announced++;
-      this.announcement = format(this.strings.newFrom, { name: this.senderName(message), text: message.content.slice(0, 200) });
+      this.toAnnounce.push(format(this.strings.newFrom, { name: this.senderName(message), text: message.content.slice(0, 200) }));
+      this.requestUpdate();
       if (this.isOpen && !this.pinned && this.dividerSeq === undefined) this.dividerSeq = message.seq;
     }
     this.noteSeen(); // read at once when the reader is at the bottom of the open panel: never counted unread
@@ -710,7 +717,7 @@ export class LiveChatElement extends LitElement {
           ></textarea>
           <button class="send" type="submit" aria-label=${s.send}>${ICON_SEND}</button>
         </form>
-        <div class="visually-hidden" role="status" aria-live="polite">${keyed(this.announced, html`<p>${this.announcement}</p>`) /* a new node each time: the same words twice are still said twice */}</div>
+        <div class="visually-hidden" role="status" aria-live="polite">${keyed(this.announced, this.announcement.map((text) => html`<p>${text}</p>`)) /* new nodes each time: the same words twice are still said twice */}</div>
       </section>
     `;
   }

@@ -319,6 +319,26 @@ describe('<live-chat>', () => {
     expect(live.textContent).to.equal('New message from Support: from support');
   });
 
+  it('announces every message missed while offline when they arrive together (the latest five), not only the last', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    await waitFor(() => el.status === 'connected', 'connected');
+    const live = $(el, '[aria-live="polite"]')!;
+    Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
+    try {
+      window.dispatchEvent(new Event('offline'));
+      await waitFor(() => el.status === 'offline', 'offline', 1000);
+      for (const text of ['missed A', 'missed B', 'missed C']) await agent.send(text);
+      await waitFor(() => storedContents(agent).length === 3, 'stored while the visitor is away');
+    } finally {
+      delete (navigator as { onLine?: boolean }).onLine;
+    }
+    window.dispatchEvent(new Event('online'));
+    await waitFor(() => bubbles(el).length === 3, 'the three missed messages');
+    await el.updateComplete;
+    expect([...live.querySelectorAll('p')].map((p) => p.textContent)).to.deep.equal(['missed A', 'missed B', 'missed C'].map((t) => `New message from Support: ${t}`));
+  });
+
   it('shows the typing indicator while the other side types', async () => {
     const { el, visitorId } = await visitorElement({ mode: 'inline' });
     const agent = await agentFor(visitorId);
