@@ -105,8 +105,10 @@ export class ChatEngine {
     if (this.refused && !manual) return;
     this.refused = false;
     const spent = this.state === 'stopped' || this.state === 'offline';
-    // A try made offline (a send must try) may hang on a dead link until its open timeout: back online, or the user asking, try anew.
-    const hanging = (this.state === 'connecting' || this.state === 'authenticating') && (manual || (this.triedOffline && navigator.onLine !== false));
+    // A socket still opening may hang on a dead link until its open timeout (a try made offline: a send must try):
+    // back online, or the user asking, try anew. Not a try further on (a token being fetched, an auth answered soon).
+    const opening = this.state === 'connecting' && this.socket?.readyState === WebSocket.CONNECTING;
+    const hanging = opening && (manual || (this.triedOffline && navigator.onLine !== false));
     if (spent || hanging || (manual && (this.state === 'reconnecting' || this.state === 'auth-failed' || this.state === 'replaced'))) {
       if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;
       this.attempt = 0;
@@ -534,7 +536,14 @@ export class ChatEngine {
       this.o.changed([this.o.conversation.addPending(entry)]);
       if (!next && entry.status !== 'failed' && this.o.conversation.get(entry.message_id)?.seq === undefined) next = entry;
     }
-    if (!next || this.inFlight.size) return;
+    if (!next) {
+      if (this.sendsRefused) {
+        this.sendsRefused = false; // nothing left that the store refused (stored after all, or failed): joins count again
+        this.attempt = 0;
+      }
+      return;
+    }
+    if (this.inFlight.size) return;
     if (performance.now() < this.pausedUntil) return this.schedulePausedFlush();
     if (this.state !== 'connected') return;
     this.transmit(next.message_id, next.content, 1);

@@ -324,8 +324,9 @@ export class LiveChatClient {
     void deviceIdFor()
       .catch(() => undefined)
       .then((deviceId) => {
-        if (this.closed) return;
-        this.engine = new ChatEngine({
+        // Closed, or gone alone (its storage failed) while the device id was read: that lead is over.
+        if (this.closed || this.engine || (shared && !this.tabs)) return;
+        const engine: ChatEngine = new ChatEngine({
           url: this.options.url,
           conversation: this.conversation,
           store: () => this.store,
@@ -335,10 +336,12 @@ export class LiveChatClient {
           timing: this.timing,
           random: this.options.random ?? Math.random,
           changed: (changes) => this.changed(changes),
-          emit: (type, detail) => this.emit(type, detail, !this.closed),
+          // An engine replaced (the tab went alone) says nothing more: its 'stopped' is not this client's.
+          emit: (type, detail) => engine === this.engine && this.emit(type, detail, !this.closed),
           WebSocket: this.options.WebSocket ?? WebSocket,
         });
-        this.engine.start();
+        this.engine = engine;
+        engine.start();
       });
   }
 
@@ -357,21 +360,25 @@ export class LiveChatClient {
 
   /** Storage that fails mid-session (quota, eviction) falls back to memory rather than losing the message. */
   private async persist(write: () => Promise<void>): Promise<void> {
+    const store = this.store;
     try {
       await write();
     } catch {
       this.assertOpen(); // the store was closed with the client, not lost
-      if (!this.store.persistent) throw new Error('the message could not be kept');
-      // What waits to go out, from this tab's own view of it: the store that failed may not be read either.
-      const memory = new MemoryChatStore();
-      for (const m of this.conversation.list()) {
-        if (m.mine && m.seq === undefined) {
-          await memory.putOutbox({ message_id: m.message_id, conversation_id: m.conversation_id, content: m.content, queued_at: m.queued_at ?? 0, status: m.status === 'failed' ? 'failed' : 'queued' });
+      if (!store.persistent) throw new Error('the message could not be kept');
+      // Another write that failed at the same time has switched already: one memory store, not two.
+      if (this.store === store) {
+        const memory = new MemoryChatStore();
+        this.store = memory; // before any wait, for the same reason
+        this.goAlone();
+        this.emit('storage', { persistent: false });
+        // What waits to go out, from this tab's own view of it: the store that failed may not be read either.
+        for (const m of this.conversation.list()) {
+          if (m.mine && m.seq === undefined) {
+            await memory.putOutbox({ message_id: m.message_id, conversation_id: m.conversation_id, content: m.content, queued_at: m.queued_at ?? 0, status: m.status === 'failed' ? 'failed' : 'queued' });
+          }
         }
       }
-      this.store = memory;
-      this.goAlone();
-      this.emit('storage', { persistent: false });
       await write();
     }
   }
@@ -382,8 +389,9 @@ export class LiveChatClient {
     if (!tabs) return;
     this.tabs = undefined;
     tabs.close(); // if it held the socket, another tab takes it over, with the device id
-    this.engine?.stop();
-    this.engine = undefined;
+    const engine = this.engine;
+    this.engine = undefined; // before it stops: its 'stopped' must not reach the page, nor closeWhenSent()
+    engine?.stop();
     this.lead(false);
   }
 

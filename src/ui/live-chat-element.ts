@@ -342,6 +342,7 @@ export class LiveChatElement extends LitElement {
     this.seenSeq = 0;
     this.dividerSeq = undefined;
     this.announceAfterSeq = Number.POSITIVE_INFINITY;
+    this.toAnnounce = [];
     this.pinned = true;
     this.windowStart = 0;
     this.windowEnd = undefined;
@@ -477,6 +478,7 @@ export class LiveChatElement extends LitElement {
   }
 
   private statusChanged(status: ConnectionState): void {
+    if (status !== 'connected') this.slowDown = false; // a pause of this connection; the next one starts afresh
     if (status === 'connected') {
       // Messages up to now came with the join; announce only what arrives after.
       const highest = this.chat.client?.highestSeq ?? 0;

@@ -98,6 +98,30 @@ describe('LiveChatClient without IndexedDB', () => {
     await waitFor(() => storedContents(tab).includes('written as the quota ran out'), 'acked in the tab');
   });
 
+  it('the holding tab whose storage fails as the view moves on (closeWhenSent) still delivers the reply, on its own socket, and never says stopped before', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const agent = await chatWith(visitorId);
+    let broken = false;
+    const holder = new LiveChatClient({ url: server.wsUrl, token, store: await breakableStore(visitorId, () => broken) });
+    clients.push(holder);
+    await waitForState(holder, 'connected');
+    const other = new LiveChatClient({ url: server.wsUrl, token });
+    clients.push(other);
+    await waitForState(other, 'connected');
+    expect(holder.holdsConnection).to.equal(true);
+    const states = record(holder, 'state');
+    broken = true;
+    const sending = holder.send('the last word, as the quota ran out');
+    holder.closeWhenSent();
+    await sending;
+    await waitFor(() => storedContents(agent).includes('the last word, as the quota ran out'), 'delivered', 5000);
+    const stoppedAt = states.findIndex((s) => s.detail.state === 'stopped');
+    expect(stoppedAt === -1 || states.slice(0, stoppedAt).some((s) => s.detail.state === 'connected'), 'stopped only once delivered').to.equal(true);
+    await waitFor(() => other.holdsConnection, 'the other tab holds the shared socket now');
+    await waitForState(other, 'connected');
+  });
+
   it('storage lost with messages waiting: the waiting ones go out first, in the order written, then the new one', async () => {
     const visitorId = uniqueId('v');
     const agent = await chatWith(visitorId);
