@@ -400,6 +400,7 @@ export class ChatEngine {
     }
     if (this.joinId !== joinId || !shown) return;
     await this.merge(shown.messages);
+    if (this.joinId !== joinId) return; // the socket went while the page was written (offline, say): not connected
     this.readUpTo(page.read_seq);
     this.peerRead(page.peer_read_seq);
     if (!this.sendsRefused) this.attempt = 0;
