@@ -350,10 +350,7 @@ export class ChatEngine {
 
   /** A message is stored on the server: out of the outbox, into the cache. */
   private async stored(message: ChatMessage): Promise<void> {
-    if (this.sendsRefused) {
-      this.sendsRefused = false; // the store takes messages again
-      this.attempt = 0;
-    }
+    this.sendsAccepted(); // the store takes messages again
     this.settle(message.message_id);
     this.o.changed([this.o.conversation.addStored(message)]);
     void this.flush(); // the next one
@@ -537,13 +534,7 @@ export class ChatEngine {
       this.o.changed([this.o.conversation.addPending(entry)]);
       if (!next && entry.status !== 'failed' && this.o.conversation.get(entry.message_id)?.seq === undefined) next = entry;
     }
-    if (!next) {
-      if (this.sendsRefused) {
-        this.sendsRefused = false; // nothing left that the store refused (stored after all, or failed): joins count again
-        this.attempt = 0;
-      }
-      return;
-    }
+    if (!next) return this.sendsAccepted(); // nothing left that the store refused (stored after all, or failed)
     if (this.inFlight.size) return;
     if (performance.now() < this.pausedUntil) return this.schedulePausedFlush();
     if (this.state !== 'connected') return;
@@ -580,6 +571,13 @@ export class ChatEngine {
     this.settle(messageId);
     this.o.changed([this.o.conversation.setPendingStatus(messageId, 'failed')]);
     void this.flush(); // the next one
+  }
+
+  /** No send waits on a store that refuses writes (any more): a join restarts the reconnect schedule again. */
+  private sendsAccepted(): void {
+    if (!this.sendsRefused) return;
+    this.sendsRefused = false;
+    this.attempt = 0;
   }
 
   private schedulePausedFlush(): void {
