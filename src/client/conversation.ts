@@ -30,6 +30,11 @@ export class Conversation {
     return [...this.byId.values()].sort(order);
   }
 
+  /** This user's messages not stored yet (only this user's can be), in no particular order. */
+  unsent(): ClientMessage[] {
+    return [...this.byId.values()].filter((m) => m.seq === undefined);
+  }
+
   get(messageId: string): ClientMessage | undefined {
     return this.byId.get(messageId);
   }

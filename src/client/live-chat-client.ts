@@ -230,7 +230,7 @@ export class LiveChatClient {
   closeWhenSent(timeoutMs = DRAIN_TIMEOUT_MS): void {
     if (this.closed) return;
     const settle = (timedOut = false) => {
-      const waiting = this.writing > 0 || this.messages.some((m) => m.mine && m.seq === undefined && m.status !== 'failed');
+      const waiting = this.writing > 0 || (this.conversation?.unsent() ?? []).some((m) => m.status !== 'failed');
       // Waited for unless sending cannot go on (stopped, refused, replaced), 30 s at most: a client that
       // cannot finish holds the conversation's socket from a view that opens it again. Offline is
       // waited for: a train leaving a tunnel is back within it.
@@ -373,10 +373,8 @@ export class LiveChatClient {
         this.goAlone();
         this.emit('storage', { persistent: false });
         // What waits to go out, from this tab's own view of it: the store that failed may not be read either.
-        for (const m of this.conversation.list()) {
-          if (m.mine && m.seq === undefined) {
-            await memory.putOutbox({ message_id: m.message_id, conversation_id: m.conversation_id, content: m.content, queued_at: m.queued_at ?? 0, status: m.status === 'failed' ? 'failed' : 'queued' });
-          }
+        for (const m of this.conversation.unsent()) {
+          await memory.putOutbox({ message_id: m.message_id, conversation_id: m.conversation_id, content: m.content, queued_at: m.queued_at ?? 0, status: m.status === 'failed' ? 'failed' : 'queued' });
         }
       }
       await write();
