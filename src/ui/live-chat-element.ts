@@ -364,7 +364,6 @@ export class LiveChatElement extends LitElement {
     document.removeEventListener('visibilitychange', this.visibilityChanged);
     window.removeEventListener('online', this.wentOnline);
     clearTimeout(this.typingIdle);
-    this.slowDown = false;
   }
 
   protected override updated(): void {
@@ -478,14 +477,13 @@ export class LiveChatElement extends LitElement {
   }
 
   private statusChanged(status: ConnectionState): void {
-    if (status !== 'connected') this.slowDown = false; // a pause of this connection; the next one starts afresh
     if (status === 'connected') {
       // Messages up to now came with the join; announce only what arrives after.
       const highest = this.chat.client?.highestSeq ?? 0;
       this.announceAfterSeq = highest;
       if (this.loaded) this.newsAfterSeq ??= this.chat.client?.joinedAtSeq ?? highest;
       this.countUnread();
-    }
+    } else this.slowDown = false; // a pause of that connection; the next one starts afresh
     if (!TRYING.includes(status)) this.lastSettled = status;
     if (status === this.lastStatus) return;
     this.lastStatus = status;
