@@ -106,9 +106,11 @@ export class ChatEngine {
     this.refused = false;
     const spent = this.state === 'stopped' || this.state === 'offline';
     // A socket still opening may hang on a dead link until its open timeout (a try made offline: a send must try):
-    // back online, or the user asking, try anew. Not a try further on (a token being fetched, an auth answered soon).
+    // back online, or the user asking, try anew. Not a try further on (an auth answered soon). A token still
+    // being fetched only for the user: a provider that failed offline has said so already.
     const opening = this.state === 'connecting' && this.socket?.readyState === WebSocket.CONNECTING;
-    const hanging = opening && (manual || (this.triedOffline && navigator.onLine !== false));
+    const fetching = this.state === 'connecting' && !this.socket;
+    const hanging = (opening && (manual || (this.triedOffline && navigator.onLine !== false))) || (fetching && manual);
     if (spent || hanging || (manual && (this.state === 'reconnecting' || this.state === 'auth-failed' || this.state === 'replaced'))) {
       if (manual && this.state === 'auth-failed') this.tokenRefreshed = false;
       this.attempt = 0;
@@ -153,17 +155,21 @@ export class ChatEngine {
     this.triedOffline = navigator.onLine === false;
     const generation = this.generation;
     this.setState('connecting');
+    // A token provider that does not answer is given up like a socket that does not open.
+    this.openTimer = setTimeout(() => this.abandon(), this.o.timing.openTimeoutMs);
     let token: string;
     try {
       token = freshToken || this.tokenRefused ? await this.o.tokens.refresh() : await this.o.tokens.get();
       if (generation === this.generation) this.tokenRefused = false;
     } catch (error) {
       if (generation !== this.generation) return; // offline, stopped or started again meanwhile
+      clearTimeout(this.openTimer);
       // A provider that could not reach its server while offline has not refused anyone.
       if (navigator.onLine === false) return this.setState('offline');
       return this.setState('auth-failed', { code: ErrorCode.AUTH_FAILED, message: error instanceof Error ? error.message : 'no token' });
     }
     if (generation !== this.generation || this.state !== 'connecting') return; // offline, stopped or started again meanwhile
+    clearTimeout(this.openTimer);
     let socket: WebSocket;
     try {
       socket = new this.o.WebSocket(this.o.url);

@@ -11,6 +11,7 @@ import {
   newMessageId,
 } from '../protocol/index.js';
 import { MemoryChatStore, nextQueuedAt, openChatStore, type ChatStore, type OutboxEntry } from '../outbox/index.js';
+import { reconnectDelay } from './backoff.js';
 import { ChatEngine } from './chat-engine.js';
 import { Conversation, type Change } from './conversation.js';
 import { TabCoordinator } from './tab-coordinator.js';
@@ -86,10 +87,12 @@ export class LiveChatClient {
   private writing = 0;
   /** Set while closeWhenSent() waits: it looks again. */
   private settleDrain: (() => void) | undefined;
-  private readonly wake = () => this.engine?.wake();
+  /** Set while the first token is awaited (see firstToken()): cuts that wait short. */
+  private tokenWake: ((manual: boolean) => void) | undefined;
+  private readonly wake = () => (this.engine ? this.engine.wake() : this.tokenWake?.(false));
   private readonly offline = () => this.engine?.offline();
   private readonly visible = () => {
-    if (document.visibilityState === 'visible') this.engine?.wake();
+    if (document.visibilityState === 'visible') this.wake();
   };
 
   constructor(options: LiveChatClientOptions) {
@@ -218,6 +221,7 @@ export class LiveChatClient {
   reconnect(): void {
     if (this.closed) return;
     if (this.engine) this.engine.wake(true);
+    else if (this.tokenWake) this.tokenWake(true);
     else void this.call('reconnect');
   }
 
@@ -253,6 +257,7 @@ export class LiveChatClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.tokenWake?.(true);
     this.engine?.stop(); // its 'stopped' is not broadcast: the other tabs take the socket over instead
     this.tabs?.close();
     window.removeEventListener('online', this.wake);
@@ -266,12 +271,17 @@ export class LiveChatClient {
   private async start(): Promise<void> {
     const { options } = this;
     this.tokens = new TokenSource(options.tokenProvider ? undefined : options.token, options.tokenProvider);
+    // Listening from the start: the first token may wait for the network too.
+    window.addEventListener('online', this.wake);
+    window.addEventListener('offline', this.offline);
+    document.addEventListener('visibilitychange', this.visible);
     let claims;
     try {
-      claims = readClaims(await this.tokens.get());
+      const token = await this.firstToken();
+      if (token === undefined) return; // closed meanwhile
+      claims = readClaims(token);
     } catch (error) {
-      this.mirroredState = 'auth-failed';
-      this.emit('state', { state: 'auth-failed', previous: 'idle', error: { code: 4001, message: error instanceof Error ? error.message : String(error) } });
+      this.emit('state', { state: 'auth-failed', previous: this.mirroredState, error: { code: 4001, message: error instanceof Error ? error.message : String(error) } });
       throw error;
     }
     const conversationId = options.conversationId ?? claims.sub;
@@ -308,13 +318,59 @@ export class LiveChatClient {
     heard = undefined;
     for (const message of missed) this.fromTab(message); // in the holder's order, after the cache they may supersede
 
-    window.addEventListener('online', this.wake);
-    window.addEventListener('offline', this.offline);
-    document.addEventListener('visibilitychange', this.visible);
     const tabs = this.tabs;
     if (!tabs) return this.lead(false);
     tabs.elect(() => this.lead(true));
     if (!this.engine) tabs.post({ t: 'hello' });
+  }
+
+  /**
+   * The token that names the user and the conversation, asked for as a connection is tried: a
+   * provider on a flaky network may hang, or fail while offline, and must not leave the client
+   * idle for good. A try unanswered within the open timeout, or failed offline, is made again on
+   * the reconnect schedule, and once that is spent (or offline) on `online`, a page shown or
+   * reconnect(). A provider that fails while online has refused: its error is thrown.
+   * Undefined once the client is closed.
+   */
+  private async firstToken(): Promise<string | undefined> {
+    const { openTimeoutMs, reconnectDelaysMs, jitter } = this.timing;
+    for (let attempt = 0; ; ) {
+      const answer = await this.waitOrWake(openTimeoutMs, false, this.tokens.get());
+      if (this.closed) return undefined;
+      if (typeof answer === 'object') {
+        if ('token' in answer) return answer.token;
+        if (navigator.onLine !== false) throw answer.error;
+      }
+      if (answer === 'woken') attempt = 0;
+      else {
+        const delay = navigator.onLine === false ? null : reconnectDelay(attempt++, reconnectDelaysMs, jitter, this.options.random);
+        this.mirror(delay !== null ? 'reconnecting' : navigator.onLine === false ? 'offline' : 'stopped');
+        // As the engine's schedule: while it waits only the user cuts it short; once spent, any reason to try does.
+        if ((await this.waitOrWake(delay, delay === null)) === 'woken') attempt = 0;
+        if (this.closed) return undefined;
+      }
+      this.mirror('connecting');
+    }
+  }
+
+  /** Resolves with what `answer` gives, 'timeout' after `ms` (none if null), or 'woken' by tokenWake (the user's only, unless `anyWake`). */
+  private waitOrWake(ms: number | null, anyWake: boolean, answer?: Promise<string>): Promise<{ token: string } | { error: unknown } | 'timeout' | 'woken'> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return new Promise<{ token: string } | { error: unknown } | 'timeout' | 'woken'>((resolve) => {
+      if (ms !== null) timer = setTimeout(() => resolve('timeout'), ms);
+      this.tokenWake = (manual) => (manual || anyWake) && resolve('woken');
+      answer?.then(
+        (token) => resolve({ token }),
+        (error: unknown) => resolve({ error }),
+      );
+    }).finally(() => {
+      clearTimeout(timer);
+      this.tokenWake = undefined;
+    });
+  }
+
+  private mirror(state: ConnectionState): void {
+    if (state !== this.mirroredState) this.emit('state', { state, previous: this.mirroredState });
   }
 
   /** This tab holds the device's socket now (first, or after the holding tab went away). */
