@@ -142,6 +142,8 @@ export class LiveChatElement extends LitElement {
   private noticeHadFocus = false;
   /** Whether the cached conversation has loaded (what came before is not news). */
   private loaded = false;
+  /** The composer was sent before the client knew who writes (no outbox to keep it in yet): it goes once it does. */
+  private sendWhenReady = false;
   /**
    * Messages above this seq are news. Fixed once known: the newest cached message, or on a
    * device with nothing cached, the conversation's newest when it first joined.
@@ -349,6 +351,7 @@ export class LiveChatElement extends LitElement {
     const input = this.input;
     if (input) input.value = ''; // a draft written to one conversation is not sent to another
     this.draft = '';
+    this.sendWhenReady = false;
     this.composerError = '';
     this.setTyping(false);
     this.countUnread();
@@ -427,6 +430,7 @@ export class LiveChatElement extends LitElement {
   /** The cached conversation is in: it is not news, but its unread count is. */
   private chatReady(): void {
     this.loaded = true;
+    if (this.sendWhenReady) void this.submit();
     const newest = this.chat.client?.highestSeq ?? 0;
     if (newest) this.newsAfterSeq = newest; // else the join says where news starts
     this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0);
@@ -634,6 +638,8 @@ export class LiveChatElement extends LitElement {
       dispatch(this, 'live-chat-error', { code: 0, message: `not sent: the message ${problem}` });
       return;
     }
+    // Until the token has come there is nowhere to keep the text but the composer: cleared now, a reload would lose it.
+    if ((this.sendWhenReady = !this.loaded && !this.chat.failed)) return;
     const text = input.value;
     input.value = '';
     this.growComposer();

@@ -353,6 +353,27 @@ describe('<live-chat> on a page', () => {
     }
   });
 
+  it('a message written before the token has come stays in the composer (no outbox to keep it in yet) and goes out, once, when it comes', async () => {
+    const visitorId = uniqueId('v');
+    let give: (token: string) => void = () => undefined;
+    const el = element({});
+    el.tokenProvider = () => new Promise<string>((resolve) => (give = resolve));
+    document.body.append(el);
+    await el.updateComplete;
+    const input = el.shadowRoot!.querySelector('textarea')!;
+    input.value = 'written while the token was on its way';
+    for (let i = 0; i < 2; i++) input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, composed: true }));
+    await sleep(100);
+    expect(input.value).to.equal('written while the token was on its way');
+    give(await makeToken({ sub: visitorId }));
+    await waitFor(() => texts(el).includes('written while the token was on its way'), 'shown once the token came');
+    expect(input.value).to.equal('');
+    const agent = await agentFor(visitorId);
+    await waitFor(() => agent.messages.some((m) => m.content === 'written while the token was on its way'), 'delivered');
+    await sleep(300);
+    expect(agent.messages.filter((m) => m.content === 'written while the token was on its way').length).to.equal(1);
+  });
+
   it('switching conversation while typing tells the first conversation that typing stopped', async () => {
     const [first, second] = [uniqueId('v'), uniqueId('v')];
     const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: first }) });
