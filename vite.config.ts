@@ -1,4 +1,5 @@
 import { defineConfig } from 'vite';
+import { minifyTemplates } from './scripts/minify-templates.mjs';
 
 /**
  * Two library builds from one config:
@@ -21,6 +22,7 @@ export default defineConfig(({ mode }) =>
         },
       }
     : {
+        plugins: [minifyTemplates()],
         build: {
           outDir: 'dist',
           emptyOutDir: false,

@@ -1,6 +1,7 @@
 // The script-tag bundle (dist/live-chat.js, as built): loading it registers <live-chat>, loading
 // it twice throws nothing, and the widget works on a page with a strict Content-Security-Policy.
 import { expect } from '@open-wc/testing';
+import { styles } from '../../src/ui/styles.js';
 import { makeToken, startChatServer, stopChatServer, Tab, uniqueId, waitFor, type ServerInfo } from './harness.js';
 
 function loadScript(src: string): Promise<void> {
@@ -37,6 +38,23 @@ describe('dist/live-chat.js', () => {
       expect(errors).to.deep.equal([]);
     } finally {
       window.removeEventListener('error', onError);
+    }
+  });
+
+  it("its styles, minified at build time, are the source's rule for rule as the browser reads them", async () => {
+    if (!customElements.get('live-chat')) await loadScript('/dist/live-chat.js');
+    const el = document.createElement('live-chat');
+    document.body.append(el);
+    try {
+      // Custom properties keep their values as written: there the space after a comma, which means nothing, is left out too.
+      const rules = (sheets: readonly CSSStyleSheet[]) => sheets.flatMap((sheet) => [...sheet.cssRules].map((rule) => rule.cssText.replace(/, /g, ',')));
+      const source = new CSSStyleSheet();
+      source.replaceSync(styles.cssText);
+      const built = rules(el.shadowRoot!.adoptedStyleSheets);
+      expect(built.length).to.be.greaterThan(50);
+      expect(built).to.deep.equal(rules([source]));
+    } finally {
+      el.remove();
     }
   });
 
