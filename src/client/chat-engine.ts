@@ -3,6 +3,7 @@ import {
   ErrorCode,
   clientFrame,
   decodeServerFrame,
+  sendFits,
   type ChatMessage,
   type ClientFrame,
   type HistoryPage,
@@ -533,8 +534,10 @@ export class ChatEngine {
     const entries = await this.o.store().outbox(this.conversationId).catch(() => []);
     let next: OutboxEntry | undefined;
     for (let entry of entries) {
-      if (entry.status === 'failed' && retryFailed) {
-        entry = { ...entry, status: 'queued' };
+      const fits = sendFits(this.conversationId, entry.content);
+      // One too large for a frame (written by an older version) fails here, never on the wire: the server would close every socket it went out on.
+      if (entry.status === 'failed' ? retryFailed && fits : !fits) {
+        entry = { ...entry, status: fits ? 'queued' : 'failed' };
         await this.o.store().putOutbox(entry).catch(() => undefined);
       }
       this.o.changed([this.o.conversation.addPending(entry)]);

@@ -7,8 +7,10 @@ import {
   RECONNECT_JITTER,
   SEND_RETRY_INTERVAL_MS,
   SEND_TRIES,
+  MAX_FRAME_BYTES,
   contentProblem,
   newMessageId,
+  sendFits,
 } from '../protocol/index.js';
 import { MemoryChatStore, nextQueuedAt, openChatStore, type ChatStore, type OutboxEntry } from '../outbox/index.js';
 import { reconnectDelay } from './backoff.js';
@@ -169,6 +171,7 @@ export class LiveChatClient {
     try {
       await this.ready;
       this.assertOpen();
+      if (!sendFits(this.conversation.conversationId, content)) throw new Error(`message is too large to send: its frame would be over ${MAX_FRAME_BYTES} bytes`);
       entry = { message_id: newMessageId(), conversation_id: this.conversation.conversationId, content, queued_at: nextQueuedAt(), status: 'queued' };
       await this.persist(() => this.store.putOutbox(entry));
       added = this.conversation.addPending(entry);

@@ -1,4 +1,5 @@
 import { RETRYABLE, reasonOf, type ErrorCodeValue } from './codes.js';
+import { MAX_FRAME_BYTES } from './limits.js';
 import type { ClientFrameOf, ClientFrameType, ErrorPayload, ServerFrameOf, ServerFrameType } from './types.js';
 
 /** Frames the receiver answers with a `message_id`-tied ack or error: the builder fills one in. */
@@ -46,4 +47,16 @@ export function errorPayload(
 }
 
 export const encodeFrame = (frame: object): string => JSON.stringify(frame);
+
+const encoder = /* @__PURE__ */ new TextEncoder();
+
+export const utf8Length = (text: string): number => encoder.encode(text).length;
+
+/**
+ * Whether a `send_message` carrying `content` fits in one frame. The 4000-character limit does
+ * not count the white space around the text, which can still fill a frame: a server closes the
+ * socket over a frame too large (1009), and a client sending it again would close every next one.
+ */
+export const sendFits = (conversationId: string, content: string): boolean =>
+  utf8Length(encodeFrame(clientFrame('send_message', { conversation_id: conversationId, content, content_type: 'text' }, newMessageId()))) <= MAX_FRAME_BYTES;
 

@@ -1,5 +1,5 @@
 import type * as z from 'zod/mini';
-import { errorPayload } from './build.js';
+import { errorPayload, utf8Length } from './build.js';
 import { ErrorCode } from './codes.js';
 import { MAX_FRAME_BYTES, MAX_SERVER_FRAME_BYTES } from './limits.js';
 import { clientFrames } from './client-frames.js';
@@ -13,10 +13,6 @@ export type DecodeResult<F> =
   | { ok: false; error: ErrorPayload; tooLarge?: true };
 
 type FrameSchemas = Record<string, z.ZodMiniType | Variants>;
-
-const encoder = /* @__PURE__ */ new TextEncoder();
-
-export const utf8Length = (text: string): number => encoder.encode(text).length;
 
 /** Parses one client-to-server frame (at most 64 KiB). Never throws. */
 export const decodeClientFrame = (raw: unknown): DecodeResult<ClientFrame> => decode(raw, clientFrames, MAX_FRAME_BYTES);

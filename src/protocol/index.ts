@@ -5,5 +5,5 @@ export * from './content.js';
 export * from './types.js';
 export { clientFrames } from './client-frames.js';
 export { serverFrames } from './server-frames.js';
-export { decodeClientFrame, decodeServerFrame, describeIssues, utf8Length, type DecodeResult } from './decode.js';
-export { clientFrame, serverFrame, errorPayload, encodeFrame, newMessageId, nowIso } from './build.js';
+export { decodeClientFrame, decodeServerFrame, describeIssues, type DecodeResult } from './decode.js';
+export { clientFrame, serverFrame, errorPayload, encodeFrame, newMessageId, nowIso, sendFits, utf8Length } from './build.js';

@@ -2,7 +2,7 @@ import { LitElement, html, nothing, type PropertyValues, type TemplateResult } f
 import { keyed } from 'lit/directives/keyed.js';
 import type { ClientError, ClientMessage, ConnectionState, TokenProvider } from '../client/index.js';
 import { readClaims } from '../client/token.js';
-import { ErrorCode, MAX_CONTENT_CHARS, codePointLength, contentProblem } from '../protocol/index.js';
+import { ErrorCode, MAX_CONTENT_CHARS, codePointLength, contentProblem, sendFits } from '../protocol/index.js';
 import { ChatController } from './chat-controller.js';
 import { dispatch } from './events.js';
 import { format, isRtl, pickStrings, type Strings } from './i18n.js';
@@ -628,10 +628,12 @@ export class LiveChatElement extends LitElement {
     const input = this.input;
     const { client } = this.chat;
     if (!input || !client || !input.value.trim()) return;
-    const problem = contentProblem(input.value);
+    const id = client.conversationId;
+    // White space, which the 4000 characters do not count, can still fill a frame: then it counts.
+    const problem = contentProblem(input.value) ?? (id && !sendFits(id, input.value) ? 'is too large to send' : null);
     if (problem) {
       // Kept in the composer to be shortened or fixed; the page hears of it as of any send that failed here.
-      const length = codePointLength(input.value.trim());
+      const length = codePointLength(contentProblem(input.value) ? input.value.trim() : input.value);
       this.composerError = length > MAX_CONTENT_CHARS ? format(this.strings.tooLong, { n: length, max: MAX_CONTENT_CHARS }) : this.strings.badText;
       this.composerErrors++;
       this.requestUpdate(); // the same words as last time change no property

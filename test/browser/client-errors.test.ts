@@ -2,7 +2,8 @@
 // server: 4000, 4001 (with and without a token provider), 4003, 4005, 4008, 4009, 4100; plus a
 // gap in seq repaired and a retried message never shown twice.
 import { expect } from '@open-wc/testing';
-import { clientFrame } from '../../src/protocol/index.js';
+import { clientFrame, newMessageId } from '../../src/protocol/index.js';
+import { IdbChatStore } from '../../src/outbox/index.js';
 import { LiveChatClient, type LiveChatClientOptions } from '../../src/client/index.js';
 import {
   connectSameDevice,
@@ -208,6 +209,36 @@ describe('LiveChatClient error handling', () => {
     visitor.reconnect(); // the schedule is spent by now: as the user would, from the notice
     await waitFor(() => storedContents(agent).includes('during the storage failure'), 'delivery after recovery', 10_000);
     expect(storedContents(agent).filter((c) => c === 'during the storage failure')).to.have.length(1);
+  });
+
+  it('a message whose white space would fill a frame is refused by send(), never written to the outbox', async () => {
+    const visitor = uniqueId('v');
+    const client = open({ token: await makeToken({ sub: visitor }) });
+    await waitForState(client, 'connected');
+    let refusal: unknown;
+    await client.send(`hello${' '.repeat(70_000)}`).catch((error: unknown) => (refusal = error));
+    expect(String(refusal)).to.match(/too large to send/);
+    expect(client.messages).to.deep.equal([]);
+    const store = await IdbChatStore.open(`live-chat:${visitor}@${new URL(server.wsUrl).host}`);
+    expect(await store.outbox(visitor)).to.deep.equal([]);
+    store.close();
+  });
+
+  it('one too large for a frame already in the outbox (an older version wrote it) fails without going on the wire; the next is delivered, on the same socket', async () => {
+    const visitor = uniqueId('v');
+    const store = await IdbChatStore.open(`live-chat:${visitor}@${new URL(server.wsUrl).host}`);
+    await store.putOutbox({ message_id: newMessageId(), conversation_id: visitor, content: `hello${'\n'.repeat(40_000)}`, queued_at: 1, status: 'queued' });
+    store.close();
+    const { WebSocket, sockets } = trackedWebSocket();
+    const client = open({ token: await makeToken({ sub: visitor }), WebSocket });
+    await waitFor(() => client.messages[0]?.status === 'failed', 'the oversized one failed');
+    await client.send('after it');
+    await waitFor(() => storedContents(client).includes('after it'), 'the next one delivered');
+    client.retry(client.messages.find((m) => m.status === 'failed')!.message_id);
+    await sleep(300);
+    expect(client.messages.filter((m) => m.status === 'failed').length).to.equal(1);
+    expect(sockets.length).to.equal(1);
+    expect(client.state).to.equal('connected');
   });
 
   it('4000: reported, and the connection kept', async () => {

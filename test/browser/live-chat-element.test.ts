@@ -5,7 +5,7 @@ import { sendKeys, setViewport } from '@web/test-runner-commands';
 import { LiveChatClient } from '../../src/client/index.js';
 import { defineLiveChat } from '../../src/ui/define.js';
 import type { LiveChatElement } from '../../src/ui/live-chat-element.js';
-import { connectSameDevice, makeToken, signalServer, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+import { connectSameDevice, makeToken, signalServer, sleep, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 defineLiveChat();
 
@@ -236,6 +236,24 @@ describe('<live-chat>', () => {
     await sendKeys({ press: 'Enter' });
     await waitFor(() => el.shadowRoot!.querySelectorAll('.bubble').length === 1, 'the shortened message sent');
     expect(input.value).to.equal('');
+  });
+
+  it('a message whose white space would fill a frame (the 4000 characters do not count it) stays in the composer and says why', async () => {
+    const { el } = await visitorElement({ mode: 'inline' });
+    const errors: string[] = [];
+    el.addEventListener('live-chat-error', (e) => errors.push(e.detail.message));
+    const input = $<HTMLTextAreaElement>(el, 'textarea')!;
+    const text = `hello${'\n'.repeat(40_000)}`;
+    input.value = text;
+    input.focus();
+    await sendKeys({ press: 'Enter' });
+    await el.updateComplete;
+    expect($(el, '.composer-error')!.textContent).to.equal(`Too long to send: ${text.length} of 4000 characters.`);
+    expect(input.value).to.equal(text);
+    expect(errors).to.deep.equal(['not sent: the message is too large to send']);
+    await sleep(200);
+    expect(el.shadowRoot!.querySelectorAll('.bubble').length).to.equal(0);
+    expect(el.status).to.equal('connected');
   });
 
   it('what was written and not sent is still in the composer after closing and opening the panel', async () => {
