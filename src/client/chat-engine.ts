@@ -56,6 +56,11 @@ export class ChatEngine {
   private joinTimer: ReturnType<typeof setTimeout> | undefined;
   private openTimer: ReturnType<typeof setTimeout> | undefined;
   private joinId: string | undefined;
+  /** The last_seq the join under way asked from (0: none, the newest page). */
+  private joinFrom = 0;
+  /** A forward fetch is under way; another was asked for meanwhile. */
+  private forwarding = false;
+  private forwardAgain = false;
   private lastFrameAt = 0;
   private pingSentAt: number | undefined;
   private tokenRefreshed = false;
@@ -319,7 +324,8 @@ export class ChatEngine {
   private join(): void {
     this.setState('joining');
     this.requeueInFlight(); // a rejoin (4005) with a send out: its retries would wait for 'connected', and the flush for it
-    const lastSeq = this.o.conversation.highestSeq();
+    this.o.conversation.advanceSynced(); // over what another tab held, if this one took the socket over
+    const lastSeq = (this.joinFrom = this.o.conversation.syncedSeq);
     const frame = clientFrame('join_room', lastSeq ? { conversation_id: this.conversationId, last_seq: lastSeq } : { conversation_id: this.conversationId });
     this.joinId = frame.message_id;
     clearTimeout(this.joinTimer);
@@ -360,17 +366,19 @@ export class ChatEngine {
     this.sendsAccepted(); // the store takes messages again
     this.settle(message.message_id);
     this.o.changed([this.o.conversation.addStored(message)]);
+    this.advance();
     void this.flush(); // the next one
     await Promise.all([this.o.store().putMessages([message]), this.o.store().removeOutbox(message.message_id)]).catch(() => undefined);
   }
 
   private async newMessage(message: ChatMessage): Promise<void> {
-    const highest = this.o.conversation.highestSeq();
-    // A gap (a delivery lost between server instances): fetch what lies between.
-    if (highest > 0 && message.seq > highest + 1) void this.fetchForward(highest);
+    // A gap (a delivery lost between server instances): fetch what lies between. While joining, the join's page does.
+    this.o.conversation.advanceSynced();
+    if (this.state === 'connected' && message.seq > this.o.conversation.syncedSeq + 1) void this.fetchForward();
     if (message.sender_id === this.o.conversation.selfId) await this.stored(message);
     else {
       this.o.changed([this.o.conversation.addStored(message)]);
+      this.advance();
       await this.o.store().putMessages([message]).catch(() => undefined);
     }
   }
@@ -405,12 +413,15 @@ export class ChatEngine {
     if (this.joinId !== joinId || !shown) return;
     await this.merge(shown.messages);
     if (this.joinId !== joinId) return; // the socket went while the page was written (offline, say): not connected
+    // A page that continues what is held goes on after its last message; any other ends at the conversation's last.
+    const continues = shown === page && this.joinFrom > 0 && page.has_more && page.messages.length > 0;
+    this.advance(continues ? page.messages.at(-1)!.seq : shown.last_seq);
     this.readUpTo(page.read_seq);
     this.peerRead(page.peer_read_seq);
     if (!this.sendsRefused) this.attempt = 0;
     this.setState('connected');
     if (this.unsentRead) this.markRead(this.unsentRead.messageId, this.unsentRead.seq);
-    if (shown === page && page.has_more && page.messages.length) void this.fetchForward(page.messages.at(-1)!.seq);
+    if (continues) void this.fetchForward();
     // A new connection gets everything unacked, the failed ones too: they were never stored.
     void this.flush(true);
   }
@@ -459,7 +470,17 @@ export class ChatEngine {
 
   private peerRead(seq: number): void {
     this.o.changed(this.o.conversation.peerRead(seq));
-    void this.o.store().putReadState(this.conversationId, { read_seq: this.o.conversation.readSeq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
+    this.saveReads();
+  }
+
+  /** Moves the synced mark (see Conversation.syncedSeq) and keeps it: a reload joins from it too. */
+  private advance(seq = 0): void {
+    if (this.o.conversation.advanceSynced(seq)) this.saveReads();
+  }
+
+  private saveReads(): void {
+    const { readSeq, peerReadSeq, syncedSeq } = this.o.conversation;
+    void this.o.store().putReadState(this.conversationId, { read_seq: readSeq, peer_read_seq: peerReadSeq, synced_seq: syncedSeq }).catch(() => undefined);
   }
 
   private serverError(error: ServerFrameOf<'error'>['payload']): void {
@@ -617,7 +638,7 @@ export class ChatEngine {
   private readUpTo(seq: number): void {
     if (seq <= this.o.conversation.readSeq) return;
     this.o.conversation.readSeq = seq;
-    void this.o.store().putReadState(this.conversationId, { read_seq: seq, peer_read_seq: this.o.conversation.peerReadSeq }).catch(() => undefined);
+    this.saveReads();
     this.o.emit('seen', { seq });
   }
 
@@ -629,13 +650,21 @@ export class ChatEngine {
     return page?.has_more ?? true;
   }
 
-  /** Fetches every message after `seq`, page by page (gap repair, long replays). */
-  private async fetchForward(seq: number): Promise<void> {
-    let after = seq;
-    for (;;) {
-      const page = await this.request({ after_seq: after, limit: 100 });
-      if (!page?.has_more || !page.messages.length) return;
-      after = page.messages.at(-1)!.seq;
+  /** Fetches every message after those held without a gap, page by page (gap repair, long replays). */
+  private async fetchForward(): Promise<void> {
+    if (this.forwarding) return void (this.forwardAgain = true); // the one under way goes on from where it gets to
+    this.forwarding = true;
+    try {
+      for (;;) {
+        this.forwardAgain = false;
+        const page = await this.request({ after_seq: this.o.conversation.syncedSeq, limit: 100 });
+        if (!page) return;
+        const more = page.has_more && page.messages.length > 0;
+        this.advance(more ? page.messages.at(-1)!.seq : page.last_seq);
+        if (!more && !this.forwardAgain) return;
+      }
+    } finally {
+      this.forwarding = false;
     }
   }
 

@@ -18,6 +18,12 @@ export class Conversation {
    * after a store reset): what came up to there was history, what comes after is news.
    */
   joinedAtSeq: number | undefined;
+  /**
+   * Every message from where this device joined up to this seq is held: what a join asks to
+   * continue from. Not the highest seq held: an ack or a live message can land past a gap still
+   * being fetched, and a join from there would never ask for the gap again.
+   */
+  syncedSeq = 0;
 
   constructor(
     readonly conversationId: string,
@@ -39,7 +45,18 @@ export class Conversation {
     return this.byId.get(messageId);
   }
 
-  /** The highest seq held: what a join asks to continue from. */
+  /** Moves syncedSeq up to `seq` (a page that continues it), then on over the messages held right after; whether it moved. */
+  advanceSynced(seq = 0): boolean {
+    const held = new Set<number>();
+    for (const m of this.byId.values()) if (m.seq !== undefined) held.add(m.seq);
+    let synced = Math.max(this.syncedSeq, seq);
+    while (held.has(synced + 1)) synced++;
+    if (synced === this.syncedSeq) return false;
+    this.syncedSeq = synced;
+    return true;
+  }
+
+  /** The highest seq held. */
   highestSeq(): number {
     let max = 0;
     for (const m of this.byId.values()) if (m.seq !== undefined && m.seq > max) max = m.seq;
@@ -122,6 +139,7 @@ export class Conversation {
     for (const [id, m] of this.byId) if (m.seq !== undefined) this.byId.delete(id);
     this.peerReadSeq = 0;
     this.readSeq = 0;
+    this.syncedSeq = 0;
   }
 }
 

@@ -12,7 +12,7 @@ import {
   newMessageId,
   sendFits,
 } from '../protocol/index.js';
-import { MemoryChatStore, nextQueuedAt, openChatStore, type ChatStore, type OutboxEntry } from '../outbox/index.js';
+import { MemoryChatStore, nextQueuedAt, openChatStore, type ChatStore, type OutboxEntry, type ReadState } from '../outbox/index.js';
 import { reconnectDelay } from './backoff.js';
 import { ChatEngine } from './chat-engine.js';
 import { Conversation, type Change } from './conversation.js';
@@ -308,7 +308,7 @@ export class LiveChatClient {
     const [cached, pending, reads] = await Promise.all([
       this.store.messages(conversationId, CACHED_ON_START).catch(() => []),
       this.store.outbox(conversationId).catch(() => []),
-      this.store.readState(conversationId).catch(() => ({ read_seq: 0, peer_read_seq: 0 })),
+      this.store.readState(conversationId).catch((): ReadState => ({ read_seq: 0, peer_read_seq: 0 })),
     ]);
     this.conversation.readSeq = reads.read_seq;
     this.conversation.peerReadSeq = reads.peer_read_seq;
@@ -316,6 +316,8 @@ export class LiveChatClient {
       [...cached.map((m) => this.conversation.addStored(m)), ...pending.map((e) => this.conversation.addPending(e))],
       false,
     );
+    // A store written before the mark was kept: taken from its oldest cached message (the join goes on over what follows it).
+    this.conversation.syncedSeq = reads.synced_seq ?? this.conversation.lowestSeq() ?? 0;
     if (this.closed) return;
     const missed = heard;
     heard = undefined;

@@ -15,6 +15,8 @@ export interface OutboxEntry {
 export interface ReadState {
   read_seq: number;
   peer_read_seq: number;
+  /** Every message from the join point up to here is held (see Conversation.syncedSeq); missing in stores written before it was kept. */
+  synced_seq?: number;
 }
 
 /**

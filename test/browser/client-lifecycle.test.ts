@@ -2,6 +2,8 @@
 // receiving, statuses, read receipts, typing, history, and a reload in the middle.
 import { expect } from '@open-wc/testing';
 import { LiveChatClient, type ClientMessage, type LiveChatClientOptions } from '../../src/client/index.js';
+import { IdbChatStore } from '../../src/outbox/index.js';
+import { clientFrame, newMessageId } from '../../src/protocol/index.js';
 import { makeToken, record, signalServer, sleep, startChatServer, storedContents, trackedWebSocket, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 describe('LiveChatClient lifecycle', () => {
@@ -120,6 +122,56 @@ describe('LiveChatClient lifecycle', () => {
     await waitFor(() => storedContents(reloaded).length === 4, 'the message sent meanwhile');
     expect(storedContents(reloaded)).to.deep.equal(['before reload 1', 'before reload 2', 'before reload 3', 'sent while the visitor was away']);
     expect(new Set(reloaded.messages.map((m) => m.message_id)).size).to.equal(4);
+  });
+
+  /** Writes `count` messages into `conversationId` as an agent on a raw socket, all at once; resolves once all are acked. */
+  async function flood(conversationId: string, count: number) {
+    const socket = new WebSocket(server.wsUrl);
+    await new Promise((resolve) => (socket.onopen = resolve));
+    let acked = 0;
+    const done = new Promise<void>((resolve) => {
+      socket.onmessage = (event) => {
+        const frame = JSON.parse(event.data as string) as { type: string; payload: { seq?: number } };
+        if (frame.type === 'auth') socket.send(JSON.stringify(clientFrame('join_room', { conversation_id: conversationId })));
+        if (frame.type === 'history') {
+          for (let i = 1; i <= count; i++) socket.send(JSON.stringify(clientFrame('send_message', { conversation_id: conversationId, content: `flood ${i}`, content_type: 'text' })));
+        }
+        if (frame.type === 'message_ack' && frame.payload.seq !== undefined && ++acked === count) resolve();
+      };
+    });
+    socket.send(JSON.stringify(clientFrame('auth', { token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }) })));
+    await done;
+    socket.close();
+  }
+
+  /** The seqs held right after a gap. */
+  const gaps = (client: LiveChatClient) => {
+    const seqs = client.messages.flatMap((m) => (m.seq === undefined ? [] : [m.seq]));
+    return seqs.filter((seq, i) => i > 0 && seq !== seqs[i - 1]! + 1);
+  };
+
+  it('a long replay cut short after its own message was acked: the next join (here a reload) still fetches what the replay had not reached', async () => {
+    const visitorId = uniqueId('v');
+    const first = open({ token: await makeToken({ sub: visitorId }) });
+    await first.send('before');
+    await waitFor(() => storedContents(first).length === 1, 'stored');
+    first.close();
+    await flood(visitorId, 800); // a replay of 500, then pages of 100 after it
+    const store = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
+    await store.putOutbox({ message_id: newMessageId(), conversation_id: visitorId, content: 'written offline', queued_at: Date.now(), status: 'queued' });
+    store.close();
+    const { WebSocket, sockets } = trackedWebSocket();
+    const second = open({ token: await makeToken({ sub: visitorId }), WebSocket, shareConnection: false });
+    // Its own message acked (at a seq past the replay's end), the line drops before the replay has caught up, and the page reloads.
+    await waitFor(() => second.messages.some((m) => m.content === 'written offline' && m.seq !== undefined), 'its own message acked');
+    second.close();
+    expect(sockets.length).to.equal(1);
+    const third = open({ token: await makeToken({ sub: visitorId }), shareConnection: false });
+    await waitForState(third, 'connected');
+    await waitFor(() => third.messages.at(-1)?.content === 'written offline', 'the newest held');
+    await sleep(300);
+    expect(gaps(third)).to.deep.equal([]);
+    expect(third.messages.at(-2)?.content).to.equal('flood 800');
   });
 
   it('loadOlder() pages back through a long conversation', async () => {
