@@ -417,6 +417,9 @@ export class ChatEngine {
     const continues = shown === page && this.joinFrom > 0 && page.has_more && page.messages.length > 0;
     this.advance(continues ? page.messages.at(-1)!.seq : shown.last_seq);
     this.readUpTo(page.read_seq);
+    // Read here further than the server knows: the receipt went out on a socket that died unnoticed. Said again.
+    const read = this.o.conversation.readSeq > page.read_seq && this.o.conversation.list().find((m) => m.seq === this.o.conversation.readSeq);
+    if (read) this.sendFrame(clientFrame('message_ack', { message_id: read.message_id, status: 'read' }));
     this.peerRead(page.peer_read_seq);
     if (!this.sendsRefused) this.attempt = 0;
     this.setState('connected');

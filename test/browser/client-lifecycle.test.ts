@@ -99,6 +99,35 @@ describe('LiveChatClient lifecycle', () => {
     expect(reloaded.messages.find((m) => m.message_id === mine.message_id)?.status).to.equal('read');
   });
 
+  it('a read receipt lost on a socket that died unnoticed is sent again after the next join', async () => {
+    let lose = false;
+    const sockets: WebSocket[] = [];
+    class Lossy extends WebSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        sockets.push(this);
+      }
+      override send(data: string) {
+        if (!(lose && data.includes('"status":"read"'))) super.send(data);
+      }
+    }
+    const visitorId = uniqueId('visitor');
+    const visitor = open({ token: await makeToken({ sub: visitorId }), WebSocket: Lossy, timing: { reconnectDelaysMs: [0, 100] } });
+    const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+    await waitForState(visitor, 'connected');
+    await waitForState(agent, 'connected');
+    await agent.send('did you get this?');
+    await waitFor(() => storedContents(visitor).length === 1, 'delivered');
+    lose = true;
+    visitor.markRead();
+    await sleep(200);
+    expect(agent.messages[0]!.status).to.equal('sent');
+    lose = false;
+    sockets.at(-1)!.close(); // the socket the receipt was lost on goes; the client reconnects and joins
+    await waitFor(() => sockets.length === 2 && visitor.state === 'connected', 'joined again');
+    await waitFor(() => agent.messages[0]!.status === 'read', 'the receipt at the agent');
+  });
+
   it('forwards typing to the other side', async () => {
     const { visitor, agent } = await pair();
     const typing = record(agent, 'typing');
