@@ -172,7 +172,7 @@ export class LiveChatClient {
       await this.ready;
       this.assertOpen();
       if (!sendFits(this.conversation.conversationId, content)) throw new Error(`message is too large to send: its frame would be over ${MAX_FRAME_BYTES} bytes`);
-      entry = { message_id: newMessageId(), conversation_id: this.conversation.conversationId, content, queued_at: nextQueuedAt(), status: 'queued' };
+      entry = { message_id: newMessageId(), conversation_id: this.conversation.conversationId, content, queued_at: nextQueuedAt(Math.max(0, ...this.conversation.unsent().map((m) => m.queued_at ?? 0))), status: 'queued' };
       await this.persist(() => this.store.putOutbox(entry));
       added = this.conversation.addPending(entry);
     } finally {

@@ -47,8 +47,12 @@ export interface ChatStore {
 }
 
 let lastQueuedAt = 0;
-/** A strictly increasing timestamp, so two messages written in the same millisecond keep their order. */
-export function nextQueuedAt(now = Date.now()): number {
-  lastQueuedAt = Math.max(now, lastQueuedAt + 0.001);
+/**
+ * A strictly increasing timestamp, so two messages written in the same millisecond keep their
+ * order, and after `waiting` (the newest still in the outbox, written before a reload or in
+ * another tab): a clock set back since must not put a new message before it.
+ */
+export function nextQueuedAt(waiting = 0, now = Date.now()): number {
+  lastQueuedAt = Math.max(now, lastQueuedAt + 0.001, waiting + 0.001);
   return lastQueuedAt;
 }

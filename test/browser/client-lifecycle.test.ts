@@ -203,6 +203,26 @@ describe('LiveChatClient lifecycle', () => {
     expect(third.messages.at(-2)?.content).to.equal('flood 800');
   });
 
+  it('a message written after a reload follows those still waiting, even with the clock set back since they were written', async () => {
+    const visitorId = uniqueId('v');
+    const store = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
+    const first = 'written before the reload, the clock 2 minutes fast';
+    await store.putOutbox({ message_id: newMessageId(), conversation_id: visitorId, content: first, queued_at: Date.now() + 120_000, status: 'queued' });
+    store.close();
+    await signalServer(server, 'SIGSTOP'); // both wait in the outbox
+    let client: LiveChatClient;
+    try {
+      client = open({ token: await makeToken({ sub: visitorId }) });
+      await client.ready;
+      await client.send('written after it');
+      expect(client.messages.map((m) => m.content)).to.deep.equal([first, 'written after it']);
+    } finally {
+      await signalServer(server, 'SIGCONT');
+    }
+    await waitFor(() => storedContents(client).length === 2, 'both stored', 15_000);
+    expect(storedContents(client)).to.deep.equal([first, 'written after it']);
+  });
+
   it('loadOlder() pages back through a long conversation', async () => {
     const { visitorId, agent } = await pair();
     for (let i = 1; i <= 70; i++) await agent.send(`m${i}`);
