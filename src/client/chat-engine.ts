@@ -294,6 +294,8 @@ export class ChatEngine {
     const decoded = decodeServerFrame(data);
     if (!decoded.ok) {
       this.o.emit('error', { code: ErrorCode.BAD_REQUEST, message: `the server sent a frame this client does not understand: ${decoded.error.message}` });
+      // It may have been the join's history: waiting on would leave the client joining for good.
+      if (this.state === 'joining') this.abandon();
       return;
     }
     const frame = decoded.frame;

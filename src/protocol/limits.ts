@@ -7,10 +7,11 @@ export const WS_PATH = '/ws/chat';
 export const MAX_FRAME_BYTES = 65_536;
 /**
  * Server frames have no limit in the protocol, and a join's replay of 500 messages can reach
- * megabytes; clients refuse only what no valid frame can reach (500 messages of 4000 escaped
- * characters and their envelopes fit well inside).
+ * tens of megabytes: the 4000 characters do not count the white space around the text, so each
+ * message can be as large as the frame that sent it (64 KiB; ids need no escaping). Clients
+ * refuse only what no valid frame can reach: 500 such messages and their envelopes fit inside.
  */
-export const MAX_SERVER_FRAME_BYTES = 16 * 1024 * 1024;
+export const MAX_SERVER_FRAME_BYTES = 40 * 1024 * 1024;
 /** Message content, counted in Unicode code points after trimming. */
 export const MAX_CONTENT_CHARS = 4000;
 export const MIN_CONTENT_CHARS = 1;

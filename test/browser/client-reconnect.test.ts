@@ -227,6 +227,22 @@ describe('LiveChatClient reconnecting', () => {
     await waitForState(client, 'connected', 3000);
   });
 
+  it("a join whose history the client cannot read is given up and tried again, not left 'joining' for good", async () => {
+    let spoiled = 0;
+    class Spoiling extends WebSocket {
+      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
+        // The first history this client gets arrives unreadable (as one over the client's frame limit would).
+        super.onmessage = handler && ((event: MessageEvent) => handler(String(event.data).includes('"type":"history"') && !spoiled++ ? new MessageEvent('message', { data: '{"type":"history"' }) : event));
+      }
+      override get onmessage() {
+        return super.onmessage;
+      }
+    }
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), WebSocket: Spoiling });
+    await waitForState(client, 'connected', 3000);
+    expect(spoiled).to.be.greaterThan(1);
+  });
+
   it('a token provider that never answers is given up after the open timeout and asked again on the schedule', async () => {
     const valid = await makeToken({ sub: uniqueId('v') });
     let asked = 0;

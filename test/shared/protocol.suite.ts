@@ -209,7 +209,18 @@ export function protocolSuite(run: Runner): void {
       const justFits = decodeClientFrame(frame('x'.repeat(MAX_FRAME_BYTES - overhead)));
       expect(!justFits.ok && justFits.tooLarge).to.not.equal(true); // refused for the extra field only
     });
-    it('accepts server frames over 64 KiB (a join replays up to 500 messages), up to 16 MiB', () => {
+    it('accepts the largest join replay a server can send: 500 messages, each as large as a send frame can carry', () => {
+      const [conversation, sender] = ['c'.repeat(128), 'u'.repeat(128)];
+      const send = (content: string) => JSON.stringify(clientFrame('send_message', { conversation_id: conversation, content, content_type: 'text' }, ID));
+      // White space around the text is not counted by the 4000 characters, and fills the frame.
+      const content = `x${' '.repeat(MAX_FRAME_BYTES - send('x').length)}`;
+      expect(send(content).length).to.equal(MAX_FRAME_BYTES);
+      const messages = Array.from({ length: 500 }, (_, i) => ({ ...message, conversation_id: conversation, sender_id: sender, seq: i + 1, message_id: newMessageId(), content }));
+      const history = JSON.stringify({ type: 'history', payload: { conversation_id: conversation, messages, has_more: true, last_seq: 900, read_seq: 0, peer_read_seq: 0 }, timestamp: TS });
+      const frame = expectGood(decodeServerFrame(history));
+      expect(frame.type === 'history' && frame.payload.messages.length).to.equal(500);
+    });
+    it('accepts server frames over 64 KiB (a join replays up to 500 messages), up to its limit', () => {
       const messages = Array.from({ length: 500 }, (_, i) => ({ ...message, seq: i + 1, message_id: newMessageId(), content: 'ข'.repeat(4000) }));
       const history = JSON.stringify({ type: 'history', payload: { conversation_id: 'U1', messages, has_more: true, last_seq: 900, read_seq: 0, peer_read_seq: 0 }, timestamp: TS });
       expect(history.length).to.be.greaterThan(2_000_000);
