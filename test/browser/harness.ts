@@ -31,7 +31,7 @@ export const uniqueId = (prefix: string) => `${prefix}-${Date.now().toString(36)
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls until `check` returns something truthy; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 8000): Promise<NonNullable<T>> {
+export async function waitFor<T>(check: () => T | Promise<T>, what: string | (() => string), timeoutMs = 8000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -42,13 +42,13 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await sleep(25);
   }
 }
 
 export const waitForState = (client: LiveChatClient, state: ConnectionState, timeoutMs?: number) =>
-  waitFor(() => client.state === state, `state ${state} (now ${client.state})`, timeoutMs);
+  waitFor(() => client.state === state, () => `state ${state} (now ${client.state})`, timeoutMs);
 
 /**
  * Authenticates a raw socket as this browser profile's device for `sub` (its device id read from
