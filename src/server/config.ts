@@ -8,6 +8,8 @@ export interface Config {
   jwksUrl: URL | undefined;
   jwtIssuer: string | undefined;
   jwtAudience: string | undefined;
+  /** After this long the JWKS is fetched again before a token is checked (a key set that cannot be fetched then is used as it was). */
+  jwksMaxAgeMs: number;
   databaseUrl: string;
   /** Connections each instance keeps to PostgreSQL (ignored for SQLite). */
   databasePoolSize: number;
@@ -61,6 +63,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwksUrl,
     jwtIssuer: optional(env, 'JWT_ISSUER'),
     jwtAudience: optional(env, 'JWT_AUDIENCE'),
+    jwksMaxAgeMs: integer(env, 'JWKS_MAX_AGE_MS', 600_000, 0),
     databaseUrl,
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     redisUrl,

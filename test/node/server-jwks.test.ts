@@ -38,6 +38,9 @@ describe('server JWKS tokens (ES256, RS256)', () => {
   let jwksHits = 0;
   /** Makes the JWKS endpoint answer slowly, as a far-away identity provider would. */
   let jwksDelayMs = 0;
+  /** Makes the JWKS endpoint fail (503), as an identity provider's outage would. */
+  let jwksDown = false;
+  let jwksUrl: string;
   let slowJwks: ServerProcess;
   let es: Signer;
   let rs: Signer;
@@ -55,10 +58,11 @@ describe('server JWKS tokens (ES256, RS256)', () => {
     jwksServer = createServer((req, res) => {
       jwksHits++;
       if (req.url !== '/jwks.json') return void res.writeHead(404).end();
+      if (jwksDown) return void res.writeHead(503).end();
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(body), jwksDelayMs);
     });
     await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
-    const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
+    jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
     jwksOnly = await startServer({ JWT_SECRET: '', JWT_JWKS_URL: jwksUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
     both = await startServer({ JWT_JWKS_URL: jwksUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
     slowJwks = await startServer({ JWT_SECRET: '', JWT_JWKS_URL: jwksUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, AUTH_TIMEOUT_MS: '400' });
@@ -115,6 +119,40 @@ describe('server JWKS tokens (ES256, RS256)', () => {
     assert.ok('frame' in hs, JSON.stringify(hs));
     const ec = await tryAuth(both, await sign(es, { sub: 'U-es' }));
     assert.ok('frame' in ec, JSON.stringify(ec));
+  });
+
+  it('a JWKS that cannot be reached before any key was fetched closes 4100 (try again later), not 4001 (stop); once it is back, tokens pass', async () => {
+    const cold = await startServer({ JWT_SECRET: '', JWT_JWKS_URL: jwksUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
+    try {
+      jwksDown = true;
+      const result = await tryAuth(cold, await sign(es, { sub: 'U-cold' }));
+      assert.ok('close' in result, JSON.stringify(result));
+      assert.equal(result.close.code, 4100);
+      jwksDown = false;
+      const again = await tryAuth(cold, await sign(es, { sub: 'U-cold' }));
+      assert.ok('frame' in again, JSON.stringify(again));
+    } finally {
+      jwksDown = false;
+      await cold.stop();
+    }
+  });
+
+  it('keys fetched before keep checking tokens while the JWKS is down, past their max age; a key it never had still closes 4001', async () => {
+    const stale = await startServer({ JWT_SECRET: '', JWT_JWKS_URL: jwksUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS_MAX_AGE_MS: '100' });
+    try {
+      const first = await tryAuth(stale, await sign(es, { sub: 'U-stale' }));
+      assert.ok('frame' in first, JSON.stringify(first));
+      jwksDown = true;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const later = await tryAuth(stale, await sign(rs, { sub: 'U-stale' }));
+      assert.ok('frame' in later, JSON.stringify(later));
+      const unknown = await tryAuth(stale, await sign(stranger, { sub: 'U-stale' }));
+      assert.ok('close' in unknown, JSON.stringify(unknown));
+      assert.equal(unknown.close.code, 4001);
+    } finally {
+      jwksDown = false;
+      await stale.stop();
+    }
   });
 
   it('the auth deadline is for the first frame: a verification slower than it (a slow JWKS) still succeeds', async () => {
