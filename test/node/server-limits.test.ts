@@ -44,6 +44,21 @@ describe('server limits', () => {
     return { conv, user };
   }
 
+  it('a client that stops reading its socket is dropped once 64 MiB wait unsent to it, rather than held in memory', async () => {
+    const { conv, user } = await joinedUser();
+    // 30 messages as large as a frame lets them be (white space around the text), then 60 pages of them asked for unread: 110 MiB.
+    const ids = Array.from({ length: 30 }, (_, i) => user.postMessage(conv, `${i}${' '.repeat(MAX_FRAME_BYTES - 400)}`));
+    await Promise.all(ids.map((id) => user.next(is.answerTo(id), 10_000)));
+    const socket = (user.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    for (let i = 0; i < 60; i++) user.send(clientFrame('history', { conversation_id: conv, after_seq: 0, limit: 100 }));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    socket.resume();
+    const closed = await Promise.race([user.closed, new Promise<undefined>((resolve) => setTimeout(resolve, 10_000))]);
+    assert.ok(closed, 'the connection was dropped');
+    assert.ok(user.log.filter((f) => f.type === 'history').length < 60, 'not every page was kept for it');
+  });
+
   describe('rate limit (30 new messages per 60 s per user)', () => {
     it('acks 30 new messages (typing and refused frames do not count) and refuses the 31st with 4008', async () => {
       const { conv, user } = await joinedUser();

@@ -15,6 +15,13 @@ interface RoomState {
 }
 
 const CATCH_UP_PAGE = 100;
+/**
+ * A client that does not read its socket makes the server hold everything sent to it (a history
+ * request of 100 large messages answers with megabytes): past this, it is dropped. Above the
+ * largest frame the server sends (a join's replay, about 33 MiB at most), so a client that reads
+ * is never dropped for one; it reconnects and catches up.
+ */
+const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 
 const sendKey = (conversationId: string, messageId: string) => `${conversationId}\u0000${messageId}`;
 const storedAck = (m: ChatMessage) => serverFrame('message_ack', { message_id: m.message_id, status: 'received', seq: m.seq, created_at: m.created_at });
@@ -60,6 +67,12 @@ export class Connection {
   send(frame: ServerFrame): void {
     if (!this.open) return;
     this.socket.send(JSON.stringify(frame));
+    if (this.socket.bufferedAmount > MAX_UNSENT_BYTES) {
+      this.hub.log.warn({ connection: this.id, user: this.identity?.userId, bytes: this.socket.bufferedAmount }, 'dropped a client that does not read its socket');
+      this.close(CloseCode.POLICY_VIOLATION, 'not reading');
+      this.socket.terminate(); // its close frame would wait behind what it does not read
+      return;
+    }
     this.hub.metrics.framesOut.inc({ type: frame.type });
     if (frame.type === 'error') this.hub.metrics.errors.inc({ code: frame.payload.code });
   }
