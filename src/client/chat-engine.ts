@@ -35,6 +35,9 @@ export interface EngineOptions {
 /** Close codes after which the client waits for the user rather than reconnecting by itself. */
 const TERMINAL: Partial<Record<number, ConnectionState>> = { [CloseCode.REPLACED]: 'replaced', [CloseCode.AUTH_FAILED]: 'auth-failed' };
 
+/** Rejoins after 4005 with no ack between them before the socket is left to the reconnect schedule. */
+const REJOINS = 3;
+
 /** One unacked send on the current socket. */
 interface InFlight {
   tries: number;
@@ -87,6 +90,8 @@ export class ChatEngine {
    * An ack (the store writes again) does.
    */
   private sendsRefused = false;
+  /** Rejoins after 4005 since the last ack. */
+  private rejoins = 0;
   /** The try under way began while the browser said it was offline. */
   private triedOffline = false;
   /** Set by stop(): nothing connects again. */
@@ -366,6 +371,7 @@ export class ChatEngine {
   /** A message is stored on the server: out of the outbox, into the cache. */
   private async stored(message: ChatMessage): Promise<void> {
     this.sendsAccepted(); // the store takes messages again
+    this.rejoins = 0;
     this.settle(message.message_id);
     this.o.changed([this.o.conversation.addStored(message)]);
     this.advance();
@@ -495,8 +501,11 @@ export class ChatEngine {
     if (isSend) clearTimeout(this.inFlight.get(message_id)!.timer);
     switch (code) {
       case ErrorCode.NOT_IN_ROOM:
-        // Join again; the join's history triggers a flush that resends what is unacked.
-        return this.join();
+        // Join again; the join's history triggers a flush that resends what is unacked. A server that answers
+        // every send so (its rooms lost) is left to the reconnect schedule, which the joins must not restart.
+        if (++this.rejoins <= REJOINS) return this.join();
+        this.sendsRefused = true;
+        return this.abandon();
       case ErrorCode.RATE_LIMITED:
         if (isSend) this.settle(message_id);
         this.o.changed([message_id ? this.o.conversation.setPendingStatus(message_id, 'queued') : undefined]);

@@ -241,6 +241,25 @@ describe('LiveChatClient error handling', () => {
     expect(client.state).to.equal('connected');
   });
 
+  it('a server that answers every send 4005 (its rooms lost) gets a few rejoins, then the reconnect schedule, not a loop of joins', async () => {
+    let joins = 0;
+    class RoomsLost extends WebSocket {
+      override send(data: string) {
+        if (data.includes('"type":"join_room"')) joins++;
+        if (!data.includes('"type":"send_message"')) return super.send(data);
+        // The server's answer to every send, which it does not store: 4005.
+        const id = (JSON.parse(data) as { message_id: string }).message_id;
+        const error = { type: 'error', message_id: id, timestamp: new Date().toISOString(), payload: { code: 4005, reason: 'NOT_IN_ROOM', message: 'not in room', retryable: true, message_id: id } };
+        setTimeout(() => this.onmessage?.(new MessageEvent('message', { data: JSON.stringify(error) })), 5);
+      }
+    }
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), WebSocket: RoomsLost, timing: { reconnectDelaysMs: [0, 100, 200] } });
+    await waitForState(client, 'connected');
+    await client.send('never acked');
+    await waitForState(client, 'stopped', 5000);
+    expect(joins).to.be.lessThan(20);
+  });
+
   it('4000: reported, and the connection kept', async () => {
     const tracked = trackedWebSocket();
     const { visitor } = await visitorWithAgent({ WebSocket: tracked.WebSocket });
