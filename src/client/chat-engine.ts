@@ -38,6 +38,20 @@ const TERMINAL: Partial<Record<number, ConnectionState>> = { [CloseCode.REPLACED
 /** Rejoins after 4005 with no ack between them before the socket is left to the reconnect schedule. */
 const REJOINS = 3;
 
+/** A moment on both clocks (see since()). */
+interface Stamp {
+  wall: number;
+  mono: number;
+}
+
+const stamp = (): Stamp => ({ wall: Date.now(), mono: performance.now() });
+
+/**
+ * Time since `at`, the longer of two clocks: the wall clock goes on while a laptop sleeps (the
+ * monotonic one may not), and the monotonic one is not set back when the wall clock is.
+ */
+const since = (at: Stamp): number => Math.max(Date.now() - at.wall, performance.now() - at.mono);
+
 /** One unacked send on the current socket. */
 interface InFlight {
   tries: number;
@@ -64,8 +78,8 @@ export class ChatEngine {
   /** A forward fetch is under way; another was asked for meanwhile. */
   private forwarding = false;
   private forwardAgain = false;
-  private lastFrameAt = 0;
-  private pingSentAt: number | undefined;
+  private lastFrameAt = stamp();
+  private pingSentAt: Stamp | undefined;
   private tokenRefreshed = false;
   /** The server refused the token and no fresh one has arrived yet (the fetch may have been cut short by going offline). */
   private tokenRefused = false;
@@ -195,7 +209,7 @@ export class ChatEngine {
       clearTimeout(this.openTimer);
       this.openTimer = setTimeout(() => this.abandon(), this.o.timing.openTimeoutMs);
       this.setState('authenticating');
-      this.lastFrameAt = Date.now();
+      this.lastFrameAt = stamp();
       this.startHeartbeat();
       this.sendFrame(clientFrame('auth', this.o.deviceId ? { token, device_id: this.o.deviceId } : { token }));
     };
@@ -275,18 +289,17 @@ export class ChatEngine {
   }
 
   /**
-   * Elapsed time is read from the clock, not counted in timer ticks: timers stall while a laptop
+   * Elapsed time is read from the clocks, not counted in timer ticks: timers stall while a laptop
    * sleeps or a phone app is in the background, and on wake a silence longer than ping plus
    * pong timeout means the socket is gone.
    */
   checkHeartbeat(): void {
     if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return;
     const { pingAfterMs, pongTimeoutMs } = this.o.timing;
-    const now = Date.now();
-    const silent = now - this.lastFrameAt;
-    if (this.pingSentAt !== undefined ? now - this.pingSentAt >= pongTimeoutMs : silent >= pingAfterMs + pongTimeoutMs) return this.abandon();
-    if (this.pingSentAt === undefined && silent >= pingAfterMs) {
-      this.pingSentAt = now;
+    const silent = since(this.lastFrameAt);
+    if (this.pingSentAt ? since(this.pingSentAt) >= pongTimeoutMs : silent >= pingAfterMs + pongTimeoutMs) return this.abandon();
+    if (!this.pingSentAt && silent >= pingAfterMs) {
+      this.pingSentAt = stamp();
       this.sendFrame(clientFrame('ping', {}));
     }
   }
@@ -294,7 +307,7 @@ export class ChatEngine {
   // ---- frames ----
 
   private receive(data: unknown): void {
-    this.lastFrameAt = Date.now();
+    this.lastFrameAt = stamp();
     this.pingSentAt = undefined;
     const decoded = decodeServerFrame(data);
     if (!decoded.ok) {

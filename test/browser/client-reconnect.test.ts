@@ -388,6 +388,25 @@ describe('LiveChatClient reconnecting', () => {
     await waitForState(client, 'connected', 10_000);
   });
 
+  it('a wall clock set back while a ping waits for its pong does not put off noticing the dead socket', async () => {
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), timing: { reconnectDelaysMs: SCHEDULE, pingAfterMs: 300, pongTimeoutMs: 300, heartbeatTickMs: 50 } });
+    await waitForState(client, 'connected');
+    const realNow = Date.now;
+    await signalServer(server, 'SIGSTOP');
+    try {
+      await sleep(450); // the ping is out, and no pong comes
+      const setBack = performance.now();
+      Date.now = () => realNow() - 60_000; // the clock corrected by a minute, as on a network change
+      await waitFor(() => client.state === 'reconnecting' || client.state === 'connecting', 'the dead socket to be noticed', 5000);
+      expect(performance.now() - setBack).to.be.below(1000);
+    } finally {
+      Date.now = realNow;
+      await signalServer(server, 'SIGCONT');
+    }
+    client.reconnect();
+    await waitForState(client, 'connected', 10_000);
+  });
+
   it('a stopped server closes sockets with 1001 and the client comes back when it is up again', async () => {
     const visitor = uniqueId('v');
     const client = open({ token: await makeToken({ sub: visitor }) });
