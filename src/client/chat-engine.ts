@@ -466,11 +466,11 @@ export class ChatEngine {
    */
   private async checkedSameStore(seq: number): Promise<boolean> {
     // A store that stalls on this question must not leave the client joining for good.
-    this.joinTimer = setTimeout(() => this.abandon(), this.o.timing.joinTimeoutMs);
+    const timer = (this.joinTimer = setTimeout(() => this.abandon(), this.o.timing.joinTimeoutMs));
     try {
       return await this.sameStore(seq);
     } finally {
-      clearTimeout(this.joinTimer);
+      clearTimeout(timer); // this one only: a rejoin meanwhile (4005) has its own
     }
   }
 
@@ -512,6 +512,13 @@ export class ChatEngine {
     this.o.emit('error', { code, message: error.message, ...(message_id ? { message_id } : {}), ...(retry_after_ms !== undefined ? { retry_after_ms } : {}) });
     const isSend = message_id !== undefined && this.inFlight.has(message_id);
     if (isSend) clearTimeout(this.inFlight.get(message_id)!.timer);
+    // A history request refused: answered with nothing, rather than left waiting until the socket goes.
+    const page = message_id === undefined ? undefined : this.pages.get(message_id);
+    if (page) {
+      this.pages.delete(message_id!);
+      this.unmerged.delete(message_id!);
+      page(undefined);
+    }
     switch (code) {
       case ErrorCode.NOT_IN_ROOM:
         // Join again; the join's history triggers a flush that resends what is unacked. A server that answers

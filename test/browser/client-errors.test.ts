@@ -260,6 +260,21 @@ describe('LiveChatClient error handling', () => {
     expect(joins).to.be.lessThan(20);
   });
 
+  it('a history request the server refuses (4000) is answered: loadOlder() resolves rather than waiting for the socket to close', async () => {
+    let spoil = false;
+    class Spoiling extends WebSocket {
+      override send(data: string) {
+        super.send(spoil && data.includes('"type":"history"') ? data.replace(/"limit":\d+/, '"limit":100000') : data);
+      }
+    }
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), WebSocket: Spoiling });
+    await waitForState(client, 'connected');
+    spoil = true;
+    const result = await Promise.race([client.loadOlder(), sleep(2000).then(() => 'still waiting')]);
+    expect(result).to.equal(true); // unknown: there may be older ones
+    expect(client.state).to.equal('connected');
+  });
+
   it('4000: reported, and the connection kept', async () => {
     const tracked = trackedWebSocket();
     const { visitor } = await visitorWithAgent({ WebSocket: tracked.WebSocket });
