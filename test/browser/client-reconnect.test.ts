@@ -243,41 +243,34 @@ describe('LiveChatClient reconnecting', () => {
     expect(spoiled).to.be.greaterThan(1);
   });
 
-  it('a token provider that never answers is given up after the open timeout and asked again on the schedule', async () => {
-    const valid = await makeToken({ sub: uniqueId('v') });
+  /** A token provider giving these answers in turn, then `last` for good; `asked()` counts its calls. */
+  function answering(answers: (() => Promise<string>)[], last: string) {
     let asked = 0;
-    const provider = () => (++asked === 1 ? new Promise<string>(() => undefined) : Promise.resolve(valid));
+    return { provider: () => (answers[asked++] ?? (() => Promise.resolve(last)))(), asked: () => asked };
+  }
+  const never = () => new Promise<string>(() => undefined);
+
+  /** A refused (expired) token first, then no answer, then a valid one. */
+  async function refusedThenSilent() {
+    const sub = uniqueId('v');
+    const [expired, valid] = await Promise.all([makeToken({ sub, expSeconds: -60 }), makeToken({ sub })]);
+    return answering([() => Promise.resolve(expired), never], valid);
+  }
+
+  it('a token provider that never answers is given up after the open timeout and asked again on the schedule', async () => {
+    const { provider, asked } = answering([never], await makeToken({ sub: uniqueId('v') }));
     const client = open({ tokenProvider: provider, timing: { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 300 } });
     const states = record(client, 'state');
     await waitForState(client, 'connected', 3000);
-    expect(asked).to.equal(2);
+    expect(asked()).to.equal(2);
     expect(states.map((s) => s.detail.state).slice(0, 2)).to.deep.equal(['reconnecting', 'connecting']);
   });
 
   it('a fresh token asked for after a refusal that never comes: given up after the open timeout like a socket, and asked again', async () => {
-    const sub = uniqueId('v');
-    const [expired, valid] = await Promise.all([makeToken({ sub, expSeconds: -60 }), makeToken({ sub })]);
-    const answers = [() => Promise.resolve(expired), () => new Promise<string>(() => undefined)];
-    let asked = 0;
-    const provider = () => (answers[asked++] ?? (() => Promise.resolve(valid)))();
+    const { provider, asked } = await refusedThenSilent();
     const client = open({ tokenProvider: provider, timing: { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 300 } });
     await waitForState(client, 'connected', 3000);
-    expect(asked).to.equal(3);
-  });
-
-  it("a fresh token that has not come yet does not hold the user's reconnect()", async () => {
-    const sub = uniqueId('v');
-    const [expired, valid] = await Promise.all([makeToken({ sub, expSeconds: -60 }), makeToken({ sub })]);
-    const answers = [() => Promise.resolve(expired), () => new Promise<string>(() => undefined)];
-    let asked = 0;
-    const provider = () => (answers[asked++] ?? (() => Promise.resolve(valid)))();
-    const client = open({ tokenProvider: provider, timing: { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 60_000 } });
-    await waitFor(() => asked === 2, 'a fresh token asked for after the refusal');
-    await sleep(100);
-    expect(client.state).to.equal('connecting');
-    client.reconnect();
-    await waitForState(client, 'connected', 1000);
-    expect(asked).to.equal(3);
+    expect(asked()).to.equal(3);
   });
 
   it('a page opened offline: the first token fails to come, the client is offline (not auth-failed) and connects on `online`', async () => {
@@ -296,17 +289,21 @@ describe('LiveChatClient reconnecting', () => {
     expect(asked).to.equal(2);
   });
 
-  it("a token provider that has not answered yet does not hold the user's reconnect()", async () => {
-    const valid = await makeToken({ sub: uniqueId('v') });
-    let asked = 0;
-    const provider = () => (++asked === 1 ? new Promise<string>(() => undefined) : Promise.resolve(valid));
-    const client = open({ tokenProvider: provider, timing: { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 60_000 } });
-    await sleep(200);
-    expect(client.state).to.equal('idle');
-    client.reconnect();
-    await waitForState(client, 'connected', 1000);
-    expect(asked).to.equal(2);
-  });
+  for (const [which, provider, waiting, asks] of [
+    ['the first token', async () => answering([never], await makeToken({ sub: uniqueId('v') })), 'idle', 1],
+    ['a fresh token after a refusal', refusedThenSilent, 'connecting', 2],
+  ] as const) {
+    it(`${which} not answered yet does not hold the user's reconnect()`, async () => {
+      const { provider: tokenProvider, asked } = await provider();
+      const client = open({ tokenProvider, timing: { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 60_000 } });
+      await waitFor(() => asked() === asks, 'the token asked for');
+      await sleep(100);
+      expect(client.state).to.equal(waiting);
+      client.reconnect();
+      await waitForState(client, 'connected', 1000);
+      expect(asked()).to.equal(asks + 1);
+    });
+  }
 
   it("a try made offline that hangs on a dead link is cut short by `online`, and by the user's reconnect, not left to its 10 s open timeout", async () => {
     // A server that never answers stands for the dead link: its sockets open at the TCP level and go no further.
