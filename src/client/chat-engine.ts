@@ -344,7 +344,9 @@ export class ChatEngine {
   private join(): void {
     this.setState('joining');
     this.requeueInFlight(); // a rejoin (4005) with a send out: its retries would wait for 'connected', and the flush for it
-    this.o.conversation.advanceSynced(); // over what another tab held, if this one took the socket over
+    // A tab that took the socket over has no mark of its own if it started before the first join: what it holds is one.
+    this.o.conversation.syncedSeq ||= this.o.conversation.lowestSeq() ?? 0;
+    this.o.conversation.advanceSynced(); // over what the other tab held
     const lastSeq = (this.joinFrom = this.o.conversation.syncedSeq);
     const frame = clientFrame('join_room', lastSeq ? { conversation_id: this.conversationId, last_seq: lastSeq } : { conversation_id: this.conversationId });
     this.joinId = frame.message_id;

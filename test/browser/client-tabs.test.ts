@@ -162,6 +162,39 @@ describe('LiveChatClient across tabs', () => {
     expect(starting.holdsConnection).to.equal(false);
   });
 
+  it('a tab taking the socket over after messages the holder never heard joins from what the tabs hold, not from the newest page', async () => {
+    const visitorId = uniqueId('v');
+    const agent = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+    clients.push(agent);
+    await waitForState(agent, 'connected');
+    for (let i = 1; i <= 110; i++) await agent.send(`m${i}`);
+    let deaf = false;
+    class Deafening extends WebSocket {
+      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
+        // A link that carries nothing in: the holder hears none of what is written meanwhile.
+        super.onmessage = handler && ((event: MessageEvent) => (deaf && String(event.data).includes('"type":"new_message"') ? undefined : handler(event)));
+      }
+      override get onmessage() {
+        return super.onmessage;
+      }
+    }
+    // Two tabs of a first visit, opened at once: neither has anything kept yet.
+    const token = await makeToken({ sub: visitorId });
+    const pair = [0, 1].map(() => new LiveChatClient({ url: server.wsUrl, token, WebSocket: Deafening }));
+    clients.push(...pair);
+    await waitFor(() => pair.every((c) => c.state === 'connected' && c.messages.length === 50), 'both tabs showing the newest page');
+    const [holder, follower] = pair[0]!.holdsConnection ? pair : [pair[1]!, pair[0]!];
+    deaf = true;
+    for (let i = 111; i <= 300; i++) await agent.send(`m${i}`);
+    await sleep(200);
+    deaf = false;
+    holder!.close();
+    await waitFor(() => follower!.holdsConnection && follower!.messages.at(-1)?.content === 'm300', 'the follower holding the socket, up to date');
+    await sleep(300);
+    const seqs = follower!.messages.map((m) => m.seq!);
+    expect(seqs.filter((seq, i) => i > 0 && seq !== seqs[i - 1]! + 1)).to.deep.equal([]);
+  });
+
   it('without Web Locks each tab connects on its own, without a device id, so none replaces another', async () => {
     const visitorId = uniqueId('v');
     const token = await makeToken({ sub: visitorId });
