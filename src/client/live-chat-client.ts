@@ -316,8 +316,11 @@ export class LiveChatClient {
       [...cached.map((m) => this.conversation.addStored(m)), ...pending.map((e) => this.conversation.addPending(e))],
       false,
     );
-    // A store written before the mark was kept: taken from its oldest cached message (the join goes on over what follows it).
-    this.conversation.syncedSeq = reads.synced_seq ?? this.conversation.lowestSeq() ?? 0;
+    // The mark as kept, but never past a gap in the cache: a message write that did not land (quota, a page closed) after
+    // the mark was written. A store written before the mark was kept: what the cache holds without a gap.
+    this.conversation.syncedSeq = this.conversation.lowestSeq() ?? 0;
+    this.conversation.advanceSynced();
+    this.conversation.syncedSeq = Math.min(this.conversation.syncedSeq, reads.synced_seq ?? Infinity);
     if (this.closed) return;
     const missed = heard;
     heard = undefined;

@@ -203,6 +203,22 @@ describe('LiveChatClient lifecycle', () => {
     expect(third.messages.at(-2)?.content).to.equal('flood 800');
   });
 
+  it('a kept mark past what the cache holds (its last writes did not land: quota, a closed page) is not trusted: the join fetches the rest', async () => {
+    const { visitorId, visitor, agent } = await pair();
+    for (let i = 1; i <= 8; i++) await agent.send(`m${i}`);
+    await waitFor(() => storedContents(visitor).length === 8, 'all eight held');
+    visitor.close();
+    const store = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
+    const kept = await store.messages(visitorId, 100);
+    await store.clearConversation(visitorId);
+    await store.putMessages(kept.slice(0, 5));
+    await store.putReadState(visitorId, { read_seq: 0, peer_read_seq: 0, synced_seq: 8 });
+    store.close();
+    const reloaded = open({ token: await makeToken({ sub: visitorId }) });
+    await waitForState(reloaded, 'connected');
+    await waitFor(() => storedContents(reloaded).length === 8, 'the three the cache lacked, fetched');
+  });
+
   it('a message written after a reload follows those still waiting, even with the clock set back since they were written', async () => {
     const visitorId = uniqueId('v');
     const store = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
