@@ -185,7 +185,8 @@ export class ChatEngine {
     let token: string;
     try {
       token = freshToken || this.tokenRefused ? await this.o.tokens.refresh() : await this.o.tokens.get();
-      if (generation === this.generation) this.tokenRefused = false;
+      // A fresh token came, even after its try was given up (a provider slower than the open timeout): the next try takes it.
+      this.tokenRefused = false;
     } catch (error) {
       if (generation !== this.generation) return; // offline, stopped or started again meanwhile
       clearTimeout(this.openTimer);

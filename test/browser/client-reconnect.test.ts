@@ -273,6 +273,16 @@ describe('LiveChatClient reconnecting', () => {
     expect(asked()).to.equal(3);
   });
 
+  it('a fresh token slower than the open timeout is taken when it comes, by the next try: the client connects rather than running out of tries', async () => {
+    const sub = uniqueId('v');
+    const [expired, valid] = await Promise.all([makeToken({ sub, expSeconds: -60 }), makeToken({ sub })]);
+    const { provider, asked } = answering([() => Promise.resolve(expired)], valid);
+    const slow = () => (asked() === 0 ? provider() : sleep(450).then(provider));
+    const client = open({ tokenProvider: slow, timing: { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 300 } });
+    await waitForState(client, 'connected', 3000);
+    expect(asked()).to.be.below(4);
+  });
+
   it('a page opened offline: the first token fails to come, the client is offline (not auth-failed) and connects on `online`', async () => {
     const valid = await makeToken({ sub: uniqueId('v') });
     let asked = 0;
