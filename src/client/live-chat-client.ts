@@ -342,27 +342,33 @@ export class LiveChatClient {
    */
   private async firstToken(): Promise<string | undefined> {
     const { openTimeoutMs, reconnectDelaysMs, jitter } = this.timing;
+    let report: ConnectionState | undefined; // the state of a try after the first
     for (let attempt = 0; ; ) {
-      const answer = await this.waitOrWake(openTimeoutMs, false, this.tokens.get());
+      const answer = await this.waitOrWake(openTimeoutMs, false, report, this.tokens.get());
       if (this.closed) return undefined;
       if (typeof answer === 'object') {
         if ('token' in answer) return answer.token;
         if (navigator.onLine !== false) throw answer.error;
       }
-      if (answer === 'woken') attempt = 0;
-      else {
-        const delay = navigator.onLine === false ? null : reconnectDelay(attempt++, reconnectDelaysMs, jitter, this.options.random);
-        this.mirror(delay !== null ? 'reconnecting' : navigator.onLine === false ? 'offline' : 'stopped');
-        // As the engine's schedule: while it waits only the user cuts it short; once spent, any reason to try does.
-        if ((await this.waitOrWake(delay, delay === null)) === 'woken') attempt = 0;
-        if (this.closed) return undefined;
+      report = 'connecting';
+      if (answer === 'woken') {
+        attempt = 0;
+        continue;
       }
-      this.mirror('connecting');
+      const delay = navigator.onLine === false ? null : reconnectDelay(attempt++, reconnectDelaysMs, jitter, this.options.random);
+      // As the engine's schedule: while it waits only the user cuts it short; once spent, any reason to try does.
+      const waited = await this.waitOrWake(delay, delay === null, delay !== null ? 'reconnecting' : navigator.onLine === false ? 'offline' : 'stopped');
+      if (this.closed) return undefined;
+      if (waited === 'woken') attempt = 0;
     }
   }
 
-  /** Resolves with what `answer` gives, 'timeout' after `ms` (none if null), or 'woken' by tokenWake (the user's only, unless `anyWake`). */
-  private waitOrWake(ms: number | null, anyWake: boolean, answer?: Promise<string>): Promise<{ token: string } | { error: unknown } | 'timeout' | 'woken'> {
+  /**
+   * Resolves with what `answer` gives, 'timeout' after `ms` (none if null), or 'woken' by tokenWake
+   * (the user's only, unless `anyWake`) or close(). Reports `state` once armed: a page's listener
+   * may call reconnect() or close() on hearing it.
+   */
+  private waitOrWake(ms: number | null, anyWake: boolean, state?: ConnectionState, answer?: Promise<string>): Promise<{ token: string } | { error: unknown } | 'timeout' | 'woken'> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     return new Promise<{ token: string } | { error: unknown } | 'timeout' | 'woken'>((resolve) => {
       if (ms !== null) timer = setTimeout(() => resolve('timeout'), ms);
@@ -371,6 +377,8 @@ export class LiveChatClient {
         (token) => resolve({ token }),
         (error: unknown) => resolve({ error }),
       );
+      if (state) this.mirror(state);
+      if (this.closed) resolve('woken');
     }).finally(() => {
       clearTimeout(timer);
       this.tokenWake = undefined;

@@ -283,6 +283,25 @@ describe('LiveChatClient reconnecting', () => {
     expect(asked()).to.be.below(4);
   });
 
+  it("reconnect() or close() called by a page's state listener while the first token is awaited is heard", async () => {
+    const valid = await makeToken({ sub: uniqueId('v') });
+    let answer = false;
+    const provider = () => (answer ? Promise.resolve(valid) : never());
+    const timing = { reconnectDelaysMs: [0], openTimeoutMs: 100 };
+    const again = open({ tokenProvider: provider, timing });
+    again.on('state', ({ state }) => {
+      if (state !== 'stopped') return;
+      answer = true;
+      again.reconnect();
+    });
+    await waitForState(again, 'connected', 3000);
+    answer = false;
+    const closing = open({ tokenProvider: provider, timing });
+    closing.on('state', ({ state }) => state === 'stopped' && closing.close());
+    const sent = await Promise.race([closing.send('after close').then(() => 'sent', () => 'refused'), sleep(1500).then(() => 'still waiting')]);
+    expect(sent).to.equal('refused');
+  });
+
   it('a page opened offline: the first token fails to come, the client is offline (not auth-failed) and connects on `online`', async () => {
     const valid = await makeToken({ sub: uniqueId('v') });
     let asked = 0;
