@@ -313,8 +313,10 @@ export class ChatEngine {
     const decoded = decodeServerFrame(data);
     if (!decoded.ok) {
       this.o.emit('error', { code: ErrorCode.BAD_REQUEST, message: `the server sent a frame this client does not understand: ${decoded.error.message}` });
-      // It may have been the join's history: waiting on would leave the client joining for good.
-      if (this.state === 'joining') this.abandon();
+      // The join's history, unreadable: waiting on would leave the client joining for good. A frame of a kind
+      // this client does not know (a newer server's) is no reason to leave.
+      const type = /^\s*\{\s*"type"\s*:\s*"([^"]*)"/.exec(String(data))?.[1];
+      if (this.state === 'joining' && (type === undefined || type === 'history')) this.abandon();
       return;
     }
     const frame = decoded.frame;

@@ -227,6 +227,28 @@ describe('LiveChatClient reconnecting', () => {
     await waitForState(client, 'connected', 3000);
   });
 
+  it('a frame of a kind this client does not know (a newer server) arriving during the join is reported, and the join goes on', async () => {
+    const { WebSocket: Tracked, sockets } = trackedWebSocket();
+    class Newer extends Tracked {
+      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
+        super.onmessage =
+          handler &&
+          ((event: MessageEvent) => {
+            if (String(event.data).includes('"type":"history"')) handler(new MessageEvent('message', { data: JSON.stringify({ type: 'presence', payload: { online: true }, timestamp: new Date().toISOString() }) }));
+            handler(event);
+          });
+      }
+      override get onmessage() {
+        return super.onmessage;
+      }
+    }
+    const client = open({ token: await makeToken({ sub: uniqueId('v') }), WebSocket: Newer });
+    const errors = record(client, 'error');
+    await waitForState(client, 'connected', 3000);
+    expect(sockets.length).to.equal(1);
+    expect(errors.length).to.equal(1);
+  });
+
   it("a join whose history the client cannot read is given up and tried again, not left 'joining' for good", async () => {
     let spoiled = 0;
     class Spoiling extends WebSocket {
