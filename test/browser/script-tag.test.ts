@@ -58,7 +58,7 @@ describe('dist/live-chat.js', () => {
     }
   });
 
-  it('works under default-src self, no inline styles or eval, and Trusted Types, with no violation', async () => {
+  it('works under default-src self, no inline styles or eval, and Trusted Types, with no violation, loaded twice', async () => {
     const token = await makeToken({ sub: uniqueId('v') });
     const tab = await Tab.open({ url: server.wsUrl, token, page: '/test/browser/fixtures/csp.html' });
     try {
@@ -72,6 +72,7 @@ describe('dist/live-chat.js', () => {
         'the message rendered',
       );
       expect(await tab.eval<string[]>('return window.violations')).to.deep.equal([]);
+      expect(await tab.eval<string[]>('return window.errors')).to.deep.equal([]); // the bundle is loaded twice there
       expect(await tab.eval<boolean>("return !document.getElementById('chat').hasAttribute('token')")).to.equal(true);
     } finally {
       await tab.close();
