@@ -139,7 +139,8 @@ export class LiveChatElement extends LitElement {
   private lastStatus: ConnectionState = 'idle';
   /** The last state that was not an attempt under way. */
   private lastSettled: ConnectionState = 'idle';
-  private noticeHadFocus = false;
+  /** A button in the panel had the focus before this render (a notice's Reconnect, a Retry): it may be gone after it. */
+  private panelHadFocus = false;
   /** Whether the cached conversation has loaded (what came before is not news). */
   private loaded = false;
   /** The composer was sent before the client knew who writes (no outbox to keep it in yet): it goes once it does. */
@@ -257,7 +258,7 @@ export class LiveChatElement extends LitElement {
       this.toAnnounce = [];
       this.announced++;
     }
-    this.noticeHadFocus = (this.renderRoot as ShadowRoot).activeElement?.closest('.notice') != null;
+    this.panelHadFocus = (this.renderRoot as ShadowRoot).activeElement?.closest('.panel') != null;
   }
 
   /** Own messages not yet stored, failed ones apart (they wait for the user, not the server). Unsent ones sort last. */
@@ -364,6 +365,8 @@ export class LiveChatElement extends LitElement {
     this.loaded = false;
     this.newsAfterSeq = undefined;
     window.visualViewport?.removeEventListener('resize', this.viewportChanged);
+    this.listResized.disconnect();
+    this.observedList = null;
     document.removeEventListener('visibilitychange', this.visibilityChanged);
     window.removeEventListener('online', this.wentOnline);
     clearTimeout(this.typingIdle);
@@ -371,8 +374,15 @@ export class LiveChatElement extends LitElement {
 
   protected override updated(): void {
     this.restoreScroll();
-    // The notice whose button had the focus is gone (reconnected): the focus goes to the composer, not to the page's body.
-    if (this.noticeHadFocus && !(this.renderRoot as ShadowRoot).activeElement) this.input?.focus();
+    // The button that had the focus is gone (a notice after reconnecting, a Retry once pressed): the focus goes to the
+    // composer, not to the page's body.
+    if (this.panelHadFocus && !(this.renderRoot as ShadowRoot).activeElement) this.input?.focus();
+    const list = this.scroller;
+    if (list !== this.observedList) {
+      this.listResized.disconnect();
+      if (list) this.listResized.observe(list);
+      this.observedList = list;
+    }
   }
 
   private setOpen(open: boolean): void {
@@ -414,6 +424,10 @@ export class LiveChatElement extends LitElement {
   private get scroller(): HTMLElement | null {
     return this.renderRoot.querySelector('.messages');
   }
+
+  /** The list's own size changes without a render (the composer growing, the keyboard opening): a reader at the bottom stays there. */
+  private readonly listResized = new ResizeObserver(() => this.pinned && this.restoreScroll());
+  private observedList: HTMLElement | null = null;
 
   /** Keeps the composer above the on-screen keyboard: the panel's height follows the visual viewport. */
   private readonly viewportChanged = () => {
@@ -577,6 +591,9 @@ export class LiveChatElement extends LitElement {
 
   // ---- composing ----
 
+  /** Full screen (a phone), Tab goes round the panel's controls: the page under it is hidden. */
+  private readonly onPanelKey = (event: KeyboardEvent): void => (event.key === 'Tab' && this.fullScreen ? this.keepFocusIn(event) : this.onEscape(event));
+
   /** Escape closes the panel (not while it ends an IME composition), and goes no further: a page dialog around the widget stays open. */
   private readonly onEscape = (event: KeyboardEvent): void => {
     if (event.key !== 'Escape' || event.isComposing || !this.opened) return;
@@ -584,6 +601,20 @@ export class LiveChatElement extends LitElement {
     event.preventDefault(); // a <dialog> of the page closes on Escape by default
     this.close();
   };
+
+  /** Whether the panel covers the screen (styles.ts: under 480 px). */
+  private get fullScreen(): boolean {
+    return this.mode !== 'inline' && matchMedia('(max-width: 480px)').matches;
+  }
+
+  /** Tab from the last control goes to the first, Shift+Tab from the first to the last. */
+  private keepFocusIn(event: KeyboardEvent): void {
+    const controls = [...this.renderRoot.querySelectorAll<HTMLElement>('.panel :is(button, textarea, a[href], [tabindex="0"])')];
+    const edge = event.shiftKey ? controls[0] : controls.at(-1);
+    if (!edge || (this.renderRoot as ShadowRoot).activeElement !== edge) return;
+    event.preventDefault();
+    (event.shiftKey ? controls.at(-1) : controls[0])?.focus();
+  }
 
   private onKeydown(event: KeyboardEvent): void {
     // Enter sends, Shift+Enter is a new line; Enter that ends an IME composition (Japanese, Chinese, Thai) does neither.
@@ -695,7 +726,8 @@ export class LiveChatElement extends LitElement {
         aria-label=${heading}
         lang=${lang}
         dir=${this.language ? (isRtl(lang) ? 'rtl' : 'ltr') : nothing /* a chosen language brings its direction; else the page's */}
-        @keydown=${inline ? nothing : this.onEscape}
+        aria-modal=${inline || !this.fullScreen ? nothing : 'true'}
+        @keydown=${inline ? nothing : this.onPanelKey}
       >
         <div class="header" part="header">
           <div class="heading">
@@ -711,13 +743,13 @@ export class LiveChatElement extends LitElement {
         <div class="typing" part="typing">${this.typingText(s)}</div>
         <div id="composer-error" class="composer-error" role="alert">${this.composerError ? keyed(this.composerErrors, html`<p>${this.composerError}</p>`) : nothing}</div>
         <form part="composer" @submit=${(e: Event) => this.submit(e)}>
-          <label class="visually-hidden" for="input">${this.placeholder ?? s.placeholder}</label>
+          <label class="visually-hidden" for="input">${this.placeholder || s.placeholder}</label>
           <textarea
             id="input"
             dir="auto"
             rows="1"
             enterkeyhint="send"
-            placeholder=${this.placeholder ?? s.placeholder}
+            placeholder=${this.placeholder || s.placeholder}
             aria-invalid=${this.composerError ? 'true' : 'false'}
             aria-describedby="composer-error"
             @keydown=${this.onKeydown}
@@ -739,7 +771,7 @@ export class LiveChatElement extends LitElement {
   }
 
   private statusText(s: Strings): string {
-    if (this.offline) return s.offline;
+    if (this.offline) return s.offlineStatus; // the notice below says the rest
     switch (this.chat.state) {
       case 'connected':
         return s.connected;
@@ -812,7 +844,7 @@ export class LiveChatElement extends LitElement {
             : nothing}`,
         )}
         <div class="meta">
-          <time datetime=${last.created_at ?? ''}>${time.format(new Date(timeOf(last)))}</time>
+          <time datetime=${last.created_at ?? ''} dir="auto">${time.format(new Date(timeOf(last)))}</time>
           ${own && last.status !== 'failed' ? html`<span>${s[last.status]}</span>` : nothing}
         </div>
       </div>

@@ -74,6 +74,11 @@ export const styles = css`
     outline: 3px solid var(--live-chat-accent);
     outline-offset: 2px;
   }
+  /* On the accent itself (the header, own bubbles) the ring takes the colour drawn on it. */
+  .header :focus-visible,
+  .own .bubble a:focus-visible {
+    outline-color: var(--live-chat-on-accent);
+  }
   .visually-hidden {
     position: absolute;
     width: 1px;
@@ -266,6 +271,10 @@ export const styles = css`
     flex-direction: column;
     gap: 2px;
   }
+  /* Inside: the panel clips what lies outside it. */
+  .messages:focus-visible {
+    outline-offset: -3px;
+  }
   .older,
   .typing {
     color: var(--live-chat-muted);
@@ -397,7 +406,7 @@ export const styles = css`
   .panel[dir='rtl'] .send svg {
     transform: scaleX(-1);
   }
-  :host(:dir(rtl)) .send svg {
+  :host(:dir(rtl)) .panel:not([dir='ltr']) .send svg {
     transform: scaleX(-1);
   }
 `;

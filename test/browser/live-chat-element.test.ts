@@ -461,6 +461,92 @@ describe('<live-chat>', () => {
     }
   });
 
+  it('full screen, Tab goes round the panel (the page under it is hidden) and the panel says it is modal', async () => {
+    await setViewport({ width: 375, height: 667 });
+    try {
+      const { el } = await visitorElement({ open: true });
+      await el.updateComplete;
+      expect($(el, '.panel')!.getAttribute('aria-modal')).to.equal('true');
+      $<HTMLButtonElement>(el, '.send')!.focus();
+      await sendKeys({ press: 'Tab' });
+      expect(shadow(el).activeElement === $(el, '.header button'), 'from the last control to the first').to.equal(true);
+      await sendKeys({ down: 'Shift' });
+      await sendKeys({ press: 'Tab' });
+      await sendKeys({ up: 'Shift' });
+      expect(shadow(el).activeElement === $(el, '.send'), 'from the first back to the last').to.equal(true);
+    } finally {
+      await setViewport({ width: 800, height: 600 });
+    }
+    const { el } = await visitorElement({ open: true });
+    await el.updateComplete;
+    expect($(el, '.panel')!.hasAttribute('aria-modal')).to.equal(false); // a floating panel beside the page
+  });
+
+  it('a reader at the bottom stays there when the list gets shorter without a new message (the composer grows, the keyboard opens)', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    el.style.height = '400px';
+    const agent = await agentFor(visitorId);
+    for (let i = 1; i <= 30; i++) await agent.send(`line ${i}`);
+    await waitFor(() => bubbles(el).length === 30, 'all shown');
+    const list = $(el, '.messages')!;
+    const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 2;
+    await waitFor(atBottom, 'at the bottom');
+    const input = $<HTMLTextAreaElement>(el, 'textarea')!;
+    input.value = 'one\ntwo\nthree\nfour';
+    input.dispatchEvent(new Event('input'));
+    await waitFor(atBottom, 'still at the bottom with the composer grown', 1000);
+    el.style.height = '250px';
+    await waitFor(atBottom, () => `still at the bottom with the panel shorter ${list.scrollHeight} ${list.scrollTop} ${list.clientHeight} ${el.getBoundingClientRect().height} ${$(el, '.panel')!.getBoundingClientRect().height}`, 1000);
+  });
+
+  it('Retry pressed from the keyboard: the focus goes to the composer, not to the page, when the button goes', async () => {
+    // The server's first answer to a send is a refusal (4000): the message fails, and Retry sends it.
+    const RealWebSocket = window.WebSocket;
+    let refused = false;
+    window.WebSocket = class extends RealWebSocket {
+      override send(data: string) {
+        if (refused || !data.includes('"type":"send_message"')) return super.send(data);
+        refused = true;
+        const id = (JSON.parse(data) as { message_id: string }).message_id;
+        const error = { type: 'error', message_id: id, timestamp: new Date().toISOString(), payload: { code: 4000, reason: 'BAD_REQUEST', message: 'refused', retryable: false, message_id: id } };
+        setTimeout(() => this.onmessage?.(new MessageEvent('message', { data: JSON.stringify(error) })), 5);
+      }
+    };
+    try {
+      const { el } = await visitorElement({ mode: 'inline' });
+      await el.send('refused once');
+      await waitFor(() => $(el, '.retry'), 'the Retry button');
+      $<HTMLButtonElement>(el, '.retry')!.focus();
+      await sendKeys({ press: 'Enter' });
+      await waitFor(() => !$(el, '.retry') && $(el, '.group.own .meta span')?.textContent === 'Sent', 'sent on the retry');
+      expect(shadow(el).activeElement?.tagName).to.equal('TEXTAREA');
+    } finally {
+      window.WebSocket = RealWebSocket;
+    }
+  });
+
+  it('an empty placeholder attribute still leaves the composer its name; times keep their own direction', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline', placeholder: '' });
+    expect($(el, 'label[for="input"]')!.textContent).to.equal('Write a message…');
+    const agent = await agentFor(visitorId);
+    await agent.send('hello');
+    await waitFor(() => $(el, 'time'), 'a time');
+    expect($(el, 'time')!.getAttribute('dir')).to.equal('auto');
+  });
+
+  it('the focus ring shows on the accent (the header, links in own messages): drawn in the colour drawn on it', async () => {
+    const { el } = await visitorElement({ open: true });
+    await el.updateComplete;
+    const close = $<HTMLButtonElement>(el, '.header button')!;
+    $(el, '.messages')!.focus();
+    await sendKeys({ down: 'Shift' });
+    await sendKeys({ press: 'Tab' }); // by keyboard (:focus-visible), back to the header's button
+    await sendKeys({ up: 'Shift' });
+    expect(shadow(el).activeElement === close, 'the close button focused').to.equal(true);
+    const ring = getComputedStyle(close).outlineColor;
+    expect(contrast(ring, getComputedStyle($(el, '.header')!).backgroundColor)).to.be.greaterThan(3);
+  });
+
   describe('states a visitor can meet', () => {
     async function inline(token: string, conversationId?: string) {
       const el = await fixture<LiveChatElement>(html`<live-chat mode="inline" server-url=${server.wsUrl} token=${token} conversation-id=${conversationId ?? ''}></live-chat>`);
@@ -508,7 +594,7 @@ describe('<live-chat>', () => {
         await waitFor(() => el.status === 'offline', 'offline', 1000);
         await el.updateComplete;
         expect(statuses).to.deep.equal(['offline']);
-        expect($(el, '.connection')!.textContent).to.equal('You are offline. Messages will be sent when you are back.');
+        expect($(el, '.connection')!.textContent).to.equal('Offline');
         expect(notice(el)!.textContent).to.contain('You are offline.');
         expect(notice(el)!.querySelector('button')!.textContent).to.equal('Reconnect');
         await expect(el).to.be.accessible();
@@ -520,7 +606,7 @@ describe('<live-chat>', () => {
           await waitFor(() => el.status === 'connecting', 'a try');
           await el.updateComplete;
           expect(notice(el) === shown, 'the same alert, still there').to.equal(true);
-          expect($(el, '.connection')!.textContent).to.equal('You are offline. Messages will be sent when you are back.');
+          expect($(el, '.connection')!.textContent).to.equal('Offline');
           // A message waiting to go out still reads at 4.5:1, in both themes.
           expect($(el, '.bubble.pending')).to.not.equal(null);
           for (const theme of ['light', 'dark']) {
