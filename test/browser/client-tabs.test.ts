@@ -182,7 +182,10 @@ describe('LiveChatClient across tabs', () => {
     const token = await makeToken({ sub: visitorId });
     const pair = [0, 1].map(() => new LiveChatClient({ url: server.wsUrl, token, WebSocket: Deafening }));
     clients.push(...pair);
-    await waitFor(() => pair.every((c) => c.state === 'connected' && c.messages.length === 50), 'both tabs showing the newest page');
+    await waitFor(
+      () => pair.every((c) => c.state === 'connected' && c.messages.length === 50),
+      () => `both tabs showing the newest page (${pair.map((c) => `${c.state}, ${c.messages.length} messages`).join('; ')})`,
+    );
     const [holder, follower] = pair[0]!.holdsConnection ? pair : [pair[1]!, pair[0]!];
     deaf = true;
     for (let i = 111; i <= 300; i++) await agent.send(`m${i}`);
