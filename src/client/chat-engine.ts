@@ -12,7 +12,7 @@ import {
 import type { ChatStore, OutboxEntry } from '../outbox/index.js';
 import { reconnectDelay } from './backoff.js';
 import type { Change, Conversation } from './conversation.js';
-import type { TokenSource } from './token.js';
+import { NoToken, type TokenSource } from './token.js';
 import type { ClientError, ClientEvents, ClientTiming, ConnectionState } from './types.js';
 
 type Emit = <K extends keyof ClientEvents>(type: K, detail: ClientEvents[K]) => void;
@@ -192,7 +192,11 @@ export class ChatEngine {
       clearTimeout(this.openTimer);
       // A provider that could not reach its server while offline has not refused anyone.
       if (navigator.onLine === false) return this.setState('offline');
-      return this.setState('auth-failed', { code: ErrorCode.AUTH_FAILED, message: error instanceof Error ? error.message : 'no token' });
+      const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof NoToken) return this.setState('auth-failed', { code: ErrorCode.AUTH_FAILED, message });
+      // Its server down, say: tried again as a connection is.
+      this.o.emit('error', { code: 0, message: `the token provider failed: ${message}` });
+      return this.scheduleReconnect();
     }
     if (generation !== this.generation || this.state !== 'connecting') return; // offline, stopped or started again meanwhile
     clearTimeout(this.openTimer);

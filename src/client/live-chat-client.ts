@@ -17,7 +17,7 @@ import { reconnectDelay } from './backoff.js';
 import { ChatEngine } from './chat-engine.js';
 import { Conversation, type Change } from './conversation.js';
 import { TabCoordinator } from './tab-coordinator.js';
-import { TokenSource, readClaims } from './token.js';
+import { NoToken, TokenSource, readClaims } from './token.js';
 import type { ClientEvents, ClientMessage, ClientTiming, ConnectionState, TokenProvider } from './types.js';
 
 export interface LiveChatClientOptions {
@@ -348,7 +348,9 @@ export class LiveChatClient {
       if (this.closed) return undefined;
       if (typeof answer === 'object') {
         if ('token' in answer) return answer.token;
-        if (navigator.onLine !== false) throw answer.error;
+        if (answer.error instanceof NoToken) throw answer.error;
+        // Its server down, say (offline, it could not be reached): tried again as a connection is.
+        if (navigator.onLine !== false) this.emit('error', { code: 0, message: `the token provider failed: ${answer.error instanceof Error ? answer.error.message : String(answer.error)}` });
       }
       report = 'connecting';
       if (answer === 'woken') {

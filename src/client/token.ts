@@ -20,6 +20,13 @@ export function readClaims(token: string): TokenClaims {
   return { sub: claims.sub, role: claims.role === 'agent' ? 'agent' : 'user' };
 }
 
+/**
+ * Thrown by a token provider (or an empty answer given) to say there is no token to be had: the
+ * session is over, and the client stops in `auth-failed`. Any other failure of the provider is
+ * taken as a failure to reach its server, and tried again as a connection is.
+ */
+export class NoToken extends Error {}
+
 /** The current token, and a fresh one from the provider when the server refuses it (at most once in a row). */
 export class TokenSource {
   private current: string | undefined;
@@ -46,9 +53,9 @@ export class TokenSource {
   }
 
   private async fetch(): Promise<string> {
-    if (!this.provider) throw new Error('no token and no token provider');
+    if (!this.provider) throw new NoToken('no token and no token provider');
     const token = await this.provider();
-    if (typeof token !== 'string' || !token) throw new Error('the token provider returned no token');
+    if (typeof token !== 'string' || !token) throw new NoToken('the token provider returned no token');
     return token;
   }
 }

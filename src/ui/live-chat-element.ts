@@ -1,7 +1,7 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { keyed } from 'lit/directives/keyed.js';
 import type { ClientError, ClientMessage, ConnectionState, TokenProvider } from '../client/index.js';
-import { readClaims } from '../client/token.js';
+import { NoToken, readClaims } from '../client/token.js';
 import { ErrorCode, MAX_CONTENT_CHARS, codePointLength, contentProblem, sendFits } from '../protocol/index.js';
 import { ChatController } from './chat-controller.js';
 import { dispatch } from './events.js';
@@ -316,7 +316,7 @@ export class LiveChatElement extends LitElement {
         if (this.askedProvider === provider) this.askedProvider = undefined;
       }
     }
-    if (!this.token || this.token === this.usedToken) throw new Error('the token was refused and there is no other: set a new token attribute or a tokenProvider');
+    if (!this.token || this.token === this.usedToken) throw new NoToken('the token was refused and there is no other: set a new token attribute or a tokenProvider');
     return (this.usedToken = this.token);
   };
 

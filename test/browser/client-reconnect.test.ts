@@ -2,7 +2,7 @@
 // its jitter, what restarts it, the heartbeat on a hung server, and messages written while the
 // server is down surviving a reload.
 import { expect } from '@open-wc/testing';
-import { LiveChatClient, reconnectDelay, type LiveChatClientOptions } from '../../src/client/index.js';
+import { LiveChatClient, NoToken, reconnectDelay, type LiveChatClientOptions } from '../../src/client/index.js';
 import {
   makeToken,
   record,
@@ -322,6 +322,30 @@ describe('LiveChatClient reconnecting', () => {
     closing.on('state', ({ state }) => state === 'stopped' && closing.close());
     const sent = await Promise.race([closing.send('after close').then(() => 'sent', () => 'refused'), sleep(1500).then(() => 'still waiting')]);
     expect(sent).to.equal('refused');
+  });
+
+  it("a token provider that fails while online (its server down) is tried again like a connection, reported, never 'session expired'", async () => {
+    const down = () => Promise.reject(new Error('token endpoint answered 503'));
+    for (const refusedFirst of [false, true]) {
+      const sub = uniqueId('v');
+      const [expired, valid] = await Promise.all([makeToken({ sub, expSeconds: -60 }), makeToken({ sub })]);
+      const answers = refusedFirst ? [() => Promise.resolve(expired), down] : [down];
+      const { provider, asked } = answering(answers, valid);
+      const client = open({ tokenProvider: provider });
+      const states = record(client, 'state');
+      const errors = record(client, 'error');
+      await waitForState(client, 'connected', 3000);
+      expect(asked()).to.equal(answers.length + 1);
+      expect(states.some((s) => s.detail.state === 'auth-failed')).to.equal(false);
+      expect(errors.map((e) => e.detail.message)).to.include('the token provider failed: token endpoint answered 503');
+    }
+  });
+
+  it("a token provider that says there is no token (throws NoToken, or answers empty) ends in auth-failed, as a refused token does", async () => {
+    for (const provider of [() => Promise.reject(new NoToken('signed out')), () => Promise.resolve('')]) {
+      const client = open({ tokenProvider: provider });
+      await waitForState(client, 'auth-failed', 3000);
+    }
   });
 
   it('a page opened offline: the first token fails to come, the client is offline (not auth-failed) and connects on `online`', async () => {
