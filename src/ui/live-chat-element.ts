@@ -2,7 +2,7 @@ import { LitElement, html, nothing, type PropertyValues, type TemplateResult } f
 import { keyed } from 'lit/directives/keyed.js';
 import type { ClientError, ClientMessage, ConnectionState, TokenProvider } from '../client/index.js';
 import { NoToken, readClaims } from '../client/token.js';
-import { ErrorCode, MAX_CONTENT_CHARS, codePointLength, contentProblem, sendFits } from '../protocol/index.js';
+import { ErrorCode, MAX_CONTENT_CHARS, TYPING_THROTTLE_MS, codePointLength, contentProblem, sendFits } from '../protocol/index.js';
 import { ChatController } from './chat-controller.js';
 import { dispatch } from './events.js';
 import { format, isRtl, pickStrings, type Strings } from './i18n.js';
@@ -169,6 +169,8 @@ export class LiveChatElement extends LitElement {
   private typingOn = false;
   private typingSentAt = 0;
   private typingIdle: ReturnType<typeof setTimeout> | undefined;
+  /** A "typing" held back until the server's second between two is over (it would drop one sent sooner). */
+  private typingSoon: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     super();
@@ -631,9 +633,12 @@ export class LiveChatElement extends LitElement {
     if (!text.trim()) return this.setTyping(false);
     const now = Date.now();
     if (!this.typingOn || now - this.typingSentAt > TYPING_REPEAT_MS) {
-      this.typingSentAt = now;
       this.typingOn = true;
-      this.chat.client?.setTyping(true);
+      clearTimeout(this.typingSoon);
+      this.typingSoon = setTimeout(() => {
+        this.typingSentAt = Date.now();
+        this.chat.client?.setTyping(true);
+      }, this.typingSentAt + TYPING_THROTTLE_MS - now);
     }
     clearTimeout(this.typingIdle);
     this.typingIdle = setTimeout(() => this.setTyping(false), TYPING_IDLE_MS);
@@ -649,6 +654,7 @@ export class LiveChatElement extends LitElement {
 
   private setTyping(on: boolean): void {
     clearTimeout(this.typingIdle);
+    clearTimeout(this.typingSoon);
     if (on === this.typingOn) return;
     this.typingOn = on;
     this.chat.client?.setTyping(on);

@@ -366,6 +366,22 @@ describe('<live-chat>', () => {
     await waitFor(() => $(el, '.typing')!.textContent === '', 'the indicator gone');
   });
 
+  it('typing again right after sending shows on the other side within about a second (the server forwards one "typing" a second)', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    const typing: { is_typing: boolean; at: number }[] = [];
+    agent.on('typing', ({ is_typing }) => typing.push({ is_typing, at: performance.now() }));
+    const input = $<HTMLTextAreaElement>(el, 'textarea')!;
+    input.focus();
+    await sendKeys({ type: 'first' });
+    await sendKeys({ press: 'Enter' });
+    await waitFor(() => typing.at(-1)?.is_typing === false, 'typing off on sending');
+    const typedAt = performance.now();
+    await sendKeys({ type: 'and' });
+    await waitFor(() => typing.at(-1)?.is_typing === true, 'typing on again', 2000);
+    expect(typing.at(-1)!.at - typedAt).to.be.below(1500);
+  });
+
   it('speaks Japanese, Thai, Traditional Chinese and Indonesian by lang', async () => {
     for (const [lang, send] of [['ja', '送信'], ['th', 'ส่ง'], ['zh-TW', '傳送'], ['id', 'Kirim']] as const) {
       const { el } = await visitorElement({ mode: 'inline', lang });
