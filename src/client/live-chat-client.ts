@@ -335,9 +335,9 @@ export class LiveChatClient {
   /**
    * The token that names the user and the conversation, asked for as a connection is tried: a
    * provider on a flaky network may hang, or fail while offline, and must not leave the client
-   * idle for good. A try unanswered within the open timeout, or failed offline, is made again on
-   * the reconnect schedule, and once that is spent (or offline) on `online`, a page shown or
-   * reconnect(). A provider that fails while online has refused: its error is thrown.
+   * idle for good. A try unanswered within the open timeout, or failed, is made again on the
+   * reconnect schedule, and once that is spent (or offline) on `online`, a page shown or
+   * reconnect(). A provider that says there is no token (NoToken) is thrown.
    * Undefined once the client is closed.
    */
   private async firstToken(): Promise<string | undefined> {
