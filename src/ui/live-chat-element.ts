@@ -18,6 +18,8 @@ const GROUP_GAP_MS = 5 * 60_000;
 const EDGE_PX = 48;
 const TYPING_REPEAT_MS = 2500;
 const TYPING_IDLE_MS = 3000;
+/** The server times its second between two "typing" by when they arrive, and one can travel faster than the one before it. */
+const TYPING_THROTTLE_MARGIN_MS = 250;
 /** States of an attempt to connect under way. */
 const TRYING: readonly ConnectionState[] = ['connecting', 'authenticating', 'joining', 'reconnecting'];
 
@@ -638,7 +640,7 @@ export class LiveChatElement extends LitElement {
       this.typingSoon = setTimeout(() => {
         this.typingSentAt = Date.now();
         this.chat.client?.setTyping(true);
-      }, this.typingSentAt + TYPING_THROTTLE_MS - now);
+      }, this.typingSentAt + TYPING_THROTTLE_MS + TYPING_THROTTLE_MARGIN_MS - now);
     }
     clearTimeout(this.typingIdle);
     this.typingIdle = setTimeout(() => this.setTyping(false), TYPING_IDLE_MS);
