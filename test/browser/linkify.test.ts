@@ -28,6 +28,18 @@ describe('linkify', () => {
     expect(links('ดูที่https://example.com/thได้เลยครับ')).to.deep.equal(['https://example.com/th']);
   });
 
+  it('takes in letters of scripts written with spaces (an internationalised host or path), whole', () => {
+    expect(links('at https://bücher.de/straße now')).to.deep.equal(['https://bücher.de/straße']);
+    expect(links('см. https://пример.рф/путь')).to.deep.equal(['https://пример.рф/путь']);
+  });
+
+  it('takes time in proportion to the text, whatever it holds (every render links every message shown)', () => {
+    const hostile = [`https://a/${')'.repeat(3990)}`, `https://a/${'.'.repeat(2660)}x${')'.repeat(1329)}`, `https://${'a'.repeat(3990)}`];
+    const started = performance.now();
+    for (const text of hostile) for (let i = 0; i < 50; i++) linkify(text);
+    expect(performance.now() - started).to.be.below(1000); // linear: a few ms; the quadratic trim took seconds
+  });
+
   it('makes no link of a scheme with nothing after it', () => {
     expect(links('https://... and http:// alone')).to.deep.equal([]);
   });
