@@ -169,7 +169,8 @@ export class LiveChatElement extends LitElement {
   /** What was in the composer when the panel closed: it is there again when it opens. */
   private draft = '';
   private typingOn = false;
-  private typingSentAt = 0;
+  /** performance.now() of the last "typing" sent: a wall clock set back must not hold the next one. */
+  private typingSentAt = -Infinity;
   private typingIdle: ReturnType<typeof setTimeout> | undefined;
   /** A "typing" held back until the server's second between two is over (it would drop one sent sooner). */
   private typingSoon: ReturnType<typeof setTimeout> | undefined;
@@ -281,6 +282,8 @@ export class LiveChatElement extends LitElement {
   override connectedCallback(): void {
     super.connectedCallback();
     window.visualViewport?.addEventListener('resize', this.viewportChanged);
+    this.narrow ??= matchMedia('(max-width: 480px)');
+    this.narrow.addEventListener('change', this.narrowChanged);
     document.addEventListener('visibilitychange', this.visibilityChanged);
     window.addEventListener('online', this.wentOnline);
     this.connectChat();
@@ -369,8 +372,9 @@ export class LiveChatElement extends LitElement {
     this.loaded = false;
     this.newsAfterSeq = undefined;
     window.visualViewport?.removeEventListener('resize', this.viewportChanged);
-    this.listResized.disconnect();
+    this.listResized?.disconnect();
     this.observedList = null;
+    this.narrow?.removeEventListener('change', this.narrowChanged);
     document.removeEventListener('visibilitychange', this.visibilityChanged);
     window.removeEventListener('online', this.wentOnline);
     clearTimeout(this.typingIdle);
@@ -380,9 +384,11 @@ export class LiveChatElement extends LitElement {
     this.restoreScroll();
     // The button that had the focus is gone (a notice after reconnecting, a Retry once pressed): the focus goes to the
     // composer, not to the page's body.
-    if (this.panelHadFocus && !(this.renderRoot as ShadowRoot).activeElement) this.input?.focus();
+    const fellTo = document.activeElement;
+    if (this.panelHadFocus && !(this.renderRoot as ShadowRoot).activeElement && (!fellTo || fellTo === document.body)) this.input?.focus();
     const list = this.scroller;
     if (list !== this.observedList) {
+      this.listResized ??= new ResizeObserver(() => this.pinned && this.restoreScroll());
       this.listResized.disconnect();
       if (list) this.listResized.observe(list);
       this.observedList = list;
@@ -430,8 +436,11 @@ export class LiveChatElement extends LitElement {
   }
 
   /** The list's own size changes without a render (the composer growing, the keyboard opening): a reader at the bottom stays there. */
-  private readonly listResized = new ResizeObserver(() => this.pinned && this.restoreScroll());
+  private listResized: ResizeObserver | undefined;
   private observedList: HTMLElement | null = null;
+  /** A phone's width (styles.ts: the panel then covers the screen); a change re-renders, so aria-modal follows. */
+  private narrow: MediaQueryList | undefined;
+  private readonly narrowChanged = () => this.requestUpdate();
 
   /** Keeps the composer above the on-screen keyboard: the panel's height follows the visual viewport. */
   private readonly viewportChanged = () => {
@@ -448,7 +457,10 @@ export class LiveChatElement extends LitElement {
   /** The cached conversation is in: it is not news, but its unread count is. */
   private chatReady(): void {
     this.loaded = true;
-    if (this.sendWhenReady) void this.submit();
+    if (this.sendWhenReady) {
+      this.sendWhenReady = false; // once: a draft written later is the user's to send
+      void this.submit();
+    }
     const newest = this.chat.client?.highestSeq ?? 0;
     if (newest) this.newsAfterSeq = newest; // else the join says where news starts
     this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0);
@@ -608,7 +620,7 @@ export class LiveChatElement extends LitElement {
 
   /** Whether the panel covers the screen (styles.ts: under 480 px). */
   private get fullScreen(): boolean {
-    return this.mode !== 'inline' && matchMedia('(max-width: 480px)').matches;
+    return this.mode !== 'inline' && !!this.narrow?.matches;
   }
 
   /** Tab from the last control goes to the first, Shift+Tab from the first to the last. */
@@ -633,12 +645,12 @@ export class LiveChatElement extends LitElement {
     this.composerError = '';
     const text = this.input?.value ?? '';
     if (!text.trim()) return this.setTyping(false);
-    const now = Date.now();
+    const now = performance.now();
     if (!this.typingOn || now - this.typingSentAt > TYPING_REPEAT_MS) {
       this.typingOn = true;
       clearTimeout(this.typingSoon);
       this.typingSoon = setTimeout(() => {
-        this.typingSentAt = Date.now();
+        this.typingSentAt = performance.now();
         this.chat.client?.setTyping(true);
       }, this.typingSentAt + TYPING_THROTTLE_MS + TYPING_THROTTLE_MARGIN_MS - now);
     }

@@ -382,6 +382,29 @@ describe('<live-chat>', () => {
     expect(typing.at(-1)!.at - typedAt).to.be.below(2000);
   });
 
+  it('a wall clock set back does not hold back the next "typing"', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    const typing: boolean[] = [];
+    agent.on('typing', ({ is_typing }) => typing.push(is_typing));
+    const input = $<HTMLTextAreaElement>(el, 'textarea')!;
+    input.focus();
+    await sendKeys({ type: 'a' });
+    await waitFor(() => typing.at(-1) === true, 'typing on');
+    input.value = '';
+    input.dispatchEvent(new Event('input'));
+    await waitFor(() => typing.at(-1) === false, 'typing off');
+    const realNow = Date.now;
+    Date.now = () => realNow() - 600_000; // set back ten minutes
+    try {
+      await sleep(1300);
+      await sendKeys({ type: 'b' });
+      await waitFor(() => typing.at(-1) === true, 'typing on again', 3000);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it('speaks Japanese, Thai, Traditional Chinese and Indonesian by lang', async () => {
     for (const [lang, send] of [['ja', '送信'], ['th', 'ส่ง'], ['zh-TW', '傳送'], ['id', 'Kirim']] as const) {
       const { el } = await visitorElement({ mode: 'inline', lang });
@@ -474,6 +497,41 @@ describe('<live-chat>', () => {
       expect(getComputedStyle($(el, '.launcher')!).display).to.not.equal('none');
     } finally {
       await setViewport({ width: 800, height: 600 });
+    }
+  });
+
+  it('aria-modal follows the viewport while the panel is open (a phone turned, a window resized)', async () => {
+    const { el } = await visitorElement({ open: true });
+    await el.updateComplete;
+    expect($(el, '.panel')!.hasAttribute('aria-modal')).to.equal(false);
+    try {
+      await setViewport({ width: 375, height: 667 });
+      await waitFor(() => $(el, '.panel')!.getAttribute('aria-modal') === 'true', 'modal once narrow', 2000);
+    } finally {
+      await setViewport({ width: 800, height: 600 });
+    }
+    await waitFor(() => !$(el, '.panel')!.hasAttribute('aria-modal'), 'not modal once wide again', 2000);
+  });
+
+  it("a link that had the focus goes with the conversation: where the page moved the focus meanwhile, it stays", async () => {
+    const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
+    const [first, second] = [uniqueId('v'), uniqueId('v')];
+    const el = await fixture<LiveChatElement>(html`<live-chat mode="inline" server-url=${server.wsUrl} token=${agentToken} conversation-id=${first}></live-chat>`);
+    const after = document.createElement('button');
+    after.textContent = 'the page';
+    document.body.append(after);
+    try {
+      el.addEventListener('focusout', (event) => (event as FocusEvent).relatedTarget === null && after.focus());
+      await waitFor(() => el.status === 'connected', 'connected');
+      await el.send('see https://example.com/x');
+      await waitFor(() => $(el, '.bubble a'), 'the link');
+      $<HTMLAnchorElement>(el, '.bubble a')!.focus();
+      el.setAttribute('conversation-id', second);
+      await waitFor(() => !$(el, '.bubble a'), 'the other conversation shown');
+      await el.updateComplete;
+      expect(document.activeElement === after, 'the focus where the page put it').to.equal(true);
+    } finally {
+      after.remove();
     }
   });
 

@@ -374,6 +374,31 @@ describe('<live-chat> on a page', () => {
     expect(agent.messages.filter((m) => m.content === 'written while the token was on its way').length).to.equal(1);
   });
 
+  it('a message held for the token and then taken back is not sent later: a draft written after it stays a draft', async () => {
+    const visitorId = uniqueId('v');
+    let give: (token: string) => void = () => undefined;
+    let token: string | undefined;
+    const el = element({});
+    el.tokenProvider = () => (token ? Promise.resolve(token) : new Promise<string>((resolve) => (give = resolve)));
+    const sent = heard(el, 'live-chat-message');
+    document.body.append(el);
+    await el.updateComplete;
+    const input = el.shadowRoot!.querySelector('textarea')!;
+    input.value = 'hello';
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, composed: true }));
+    input.value = ''; // thought better of it
+    input.dispatchEvent(new Event('input'));
+    give((token = await makeToken({ sub: visitorId })));
+    await waitFor(() => el.status === 'connected', 'connected');
+    el.shadowRoot!.querySelector('textarea')!.value = 'a draft, not sent';
+    el.remove(); // moved in the page, as a framework may
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected again');
+    await sleep(300);
+    expect(sent).to.deep.equal([]);
+    expect(el.shadowRoot!.querySelector('textarea')!.value).to.equal('a draft, not sent');
+  });
+
   it('switching conversation while typing tells the first conversation that typing stopped', async () => {
     const [first, second] = [uniqueId('v'), uniqueId('v')];
     const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: first }) });
