@@ -388,10 +388,11 @@ export class LiveChatElement extends LitElement {
     if (this.panelHadFocus && !(this.renderRoot as ShadowRoot).activeElement && (!fellTo || fellTo === document.body)) this.input?.focus();
     const list = this.scroller;
     if (list !== this.observedList) {
-      this.listResized ??= new ResizeObserver(() => this.pinned && this.restoreScroll());
+      this.listResized ??= new ResizeObserver(() => this.listChangedSize());
       this.listResized.disconnect();
       if (list) this.listResized.observe(list);
       this.observedList = list;
+      this.listHeight = list?.clientHeight ?? 0;
     }
   }
 
@@ -438,6 +439,7 @@ export class LiveChatElement extends LitElement {
   /** The list's own size changes without a render (the composer growing, the keyboard opening): a reader at the bottom stays there. */
   private listResized: ResizeObserver | undefined;
   private observedList: HTMLElement | null = null;
+  private listHeight = 0;
   /** A phone's width (styles.ts: the panel then covers the screen); a change re-renders, so aria-modal follows. */
   private narrow: MediaQueryList | undefined;
   private readonly narrowChanged = () => this.requestUpdate();
@@ -584,6 +586,22 @@ export class LiveChatElement extends LitElement {
         this.anchor = { id: bubble.dataset.id!, offset: bubble.offsetTop - el.scrollTop };
         return;
       }
+    }
+  }
+
+  /**
+   * A reader at the bottom before the list got shorter stays there. Judged by the height it had:
+   * the scroll event of the last programmatic scroll may arrive after the resize, measured
+   * against the new height, and say the reader left the bottom.
+   */
+  private listChangedSize(): void {
+    const list = this.scroller;
+    if (!list) return;
+    const before = this.listHeight;
+    this.listHeight = list.clientHeight;
+    if (this.pinned || (this.windowEnd === undefined && list.scrollHeight - list.scrollTop - before < EDGE_PX)) {
+      this.pinned = true;
+      this.restoreScroll();
     }
   }
 
