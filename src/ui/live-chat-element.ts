@@ -733,7 +733,7 @@ export class LiveChatElement extends LitElement {
 
   protected override render(): TemplateResult {
     const s = this.strings;
-    if (this.mode === 'inline') return this.renderPanel(s, true);
+    if (this.mode === 'inline') return html`${this.renderPanel(s, true)}${this.renderAnnouncer()}`;
     const badge = this.unread && !this.opened ? html`<span class="badge" part="badge" aria-hidden="true">${this.unread > 99 ? '99+' : this.unread}</span>` : nothing;
     const label = this.unread && !this.opened ? `${s.open} (${format(s.unread, { n: this.unread })})` : this.opened ? s.close : s.open;
     return html`
@@ -748,8 +748,13 @@ export class LiveChatElement extends LitElement {
       >
         ${this.opened ? ICON_CLOSE : ICON_CHAT}<span class="visually-hidden">${label}</span>${badge}
       </button>
-      ${this.opened ? this.renderPanel(s, false) : nothing}
+      ${this.opened ? this.renderPanel(s, false) : nothing} ${this.renderAnnouncer()}
     `;
+  }
+
+  /** Outside the panel: a message that arrives while it is closed is said too (the badge tells a sighted reader). */
+  private renderAnnouncer(): TemplateResult {
+    return html`<div class="visually-hidden" role="status" aria-live="polite">${keyed(this.announced, this.announcement.map((text) => html`<p>${text}</p>`)) /* new nodes each time: the same words twice are still said twice */}</div>`;
   }
 
   private renderPanel(s: Strings, inline: boolean): TemplateResult {
@@ -795,7 +800,6 @@ export class LiveChatElement extends LitElement {
           ></textarea>
           <button class="send" type="submit" aria-label=${s.send}>${ICON_SEND}</button>
         </form>
-        <div class="visually-hidden" role="status" aria-live="polite">${keyed(this.announced, this.announcement.map((text) => html`<p>${text}</p>`)) /* new nodes each time: the same words twice are still said twice */}</div>
       </section>
     `;
   }

@@ -337,6 +337,17 @@ describe('<live-chat>', () => {
     expect(live.textContent).to.equal('New message from Support: from support');
   });
 
+  it('announces a message that arrives while the panel is closed (what the badge tells a sighted reader), and the region stays as the panel opens', async () => {
+    const { el, visitorId } = await visitorElement({ open: false });
+    const agent = await agentFor(visitorId);
+    const live = $(el, '[aria-live="polite"]')!;
+    await agent.send('while you were away');
+    await waitFor(() => live.textContent === 'New message from Support: while you were away', 'the announcement, panel closed');
+    el.open();
+    await el.updateComplete;
+    expect($(el, '[aria-live="polite"]') === live, 'the same region').to.equal(true);
+  });
+
   it('announces every message missed while offline when they arrive together (the latest five), not only the last', async () => {
     const { el, visitorId } = await visitorElement({ mode: 'inline' });
     const agent = await agentFor(visitorId);
