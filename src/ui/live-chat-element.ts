@@ -851,11 +851,16 @@ export class LiveChatElement extends LitElement {
 
   private renderMessages(s: Strings) {
     const messages = this.visibleMessages(this.chat.messages);
-    const time = new Intl.DateTimeFormat(this.locale.lang, { hour: 'numeric', minute: '2-digit' });
+    const { lang } = this.locale;
+    const clock = new Intl.DateTimeFormat(lang, { hour: 'numeric', minute: '2-digit' });
+    const dated = new Intl.DateTimeFormat(lang, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+    const today = new Date(Date.now()).toDateString();
+    // Today's times alone, an earlier day's with its date: a conversation can run over days.
+    const when = (ms: number) => (new Date(ms).toDateString() === today ? clock : dated).format(ms);
     const out: TemplateResult[] = [];
     let group: ClientMessage[] = [];
     const flush = () => {
-      if (group.length) out.push(this.renderGroup(group, s, time));
+      if (group.length) out.push(this.renderGroup(group, s, when));
       group = [];
     };
     for (const message of messages) {
@@ -871,7 +876,7 @@ export class LiveChatElement extends LitElement {
     return out;
   }
 
-  private renderGroup(group: ClientMessage[], s: Strings, time: Intl.DateTimeFormat): TemplateResult {
+  private renderGroup(group: ClientMessage[], s: Strings, when: (ms: number) => string): TemplateResult {
     const first = group[0]!;
     const last = group.at(-1)!;
     const own = first.mine;
@@ -886,7 +891,7 @@ export class LiveChatElement extends LitElement {
             : nothing}`,
         )}
         <div class="meta">
-          <time datetime=${last.created_at ?? ''} dir="auto">${time.format(new Date(timeOf(last)))}</time>
+          <time datetime=${last.created_at ?? ''} dir="auto">${when(timeOf(last))}</time>
           ${own && last.status !== 'failed' ? html`<span>${s[last.status]}</span>` : nothing}
         </div>
       </div>

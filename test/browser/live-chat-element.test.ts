@@ -610,6 +610,24 @@ describe('<live-chat>', () => {
     }
   });
 
+  it("shows a message's time alone today, and with its date on a later day", async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    await agent.send('hello');
+    await waitFor(() => $(el, 'time'), 'a time');
+    const sentAt = Date.parse($(el, 'time')!.getAttribute('datetime')!);
+    expect($(el, 'time')!.textContent).to.equal(new Intl.DateTimeFormat('en', { hour: 'numeric', minute: '2-digit' }).format(sentAt));
+    const realNow = Date.now;
+    Date.now = () => realNow() + 3 * 24 * 3600_000; // three days on
+    try {
+      el.requestUpdate();
+      await el.updateComplete;
+      expect($(el, 'time')!.textContent).to.equal(new Intl.DateTimeFormat('en', { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' }).format(sentAt));
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it('an empty placeholder attribute still leaves the composer its name; times keep their own direction', async () => {
     const { el, visitorId } = await visitorElement({ mode: 'inline', placeholder: '' });
     expect($(el, 'label[for="input"]')!.textContent).to.equal('Write a message…');
