@@ -168,6 +168,7 @@ describe('LiveChatClient across tabs', () => {
     clients.push(agent);
     await waitForState(agent, 'connected');
     for (let i = 1; i <= 110; i++) await agent.send(`m${i}`);
+    await waitFor(() => storedContents(agent).length === 110, 'the first 110 stored', 15_000);
     let deaf = false;
     class Deafening extends WebSocket {
       override set onmessage(handler: ((event: MessageEvent) => void) | null) {
@@ -189,7 +190,7 @@ describe('LiveChatClient across tabs', () => {
     const [holder, follower] = pair[0]!.holdsConnection ? pair : [pair[1]!, pair[0]!];
     deaf = true;
     for (let i = 111; i <= 300; i++) await agent.send(`m${i}`);
-    await sleep(200);
+    await waitFor(() => storedContents(agent).length === 300, 'the rest stored, unheard by the holder', 15_000);
     deaf = false;
     holder!.close();
     await waitFor(() => follower!.holdsConnection && follower!.messages.at(-1)?.content === 'm300', 'the follower holding the socket, up to date');
