@@ -12,7 +12,7 @@ import {
 import type { ChatStore, OutboxEntry } from '../outbox/index.js';
 import { reconnectDelay } from './backoff.js';
 import type { Change, Conversation } from './conversation.js';
-import { NoToken, type TokenSource } from './token.js';
+import { NoToken, providerFailed, type TokenSource } from './token.js';
 import type { ClientError, ClientEvents, ClientTiming, ConnectionState } from './types.js';
 
 type Emit = <K extends keyof ClientEvents>(type: K, detail: ClientEvents[K]) => void;
@@ -192,10 +192,9 @@ export class ChatEngine {
       clearTimeout(this.openTimer);
       // A provider that could not reach its server while offline has not refused anyone.
       if (navigator.onLine === false) return this.setState('offline');
-      const message = error instanceof Error ? error.message : String(error);
-      if (error instanceof NoToken) return this.setState('auth-failed', { code: ErrorCode.AUTH_FAILED, message });
+      if (error instanceof NoToken) return this.setState('auth-failed', { code: ErrorCode.AUTH_FAILED, message: error.message });
       // Its server down, say: tried again as a connection is.
-      this.o.emit('error', { code: 0, message: `the token provider failed: ${message}` });
+      this.o.emit('error', providerFailed(error));
       return this.scheduleReconnect();
     }
     if (generation !== this.generation || this.state !== 'connecting') return; // offline, stopped or started again meanwhile
@@ -351,9 +350,8 @@ export class ChatEngine {
   private join(): void {
     this.setState('joining');
     this.requeueInFlight(); // a rejoin (4005) with a send out: its retries would wait for 'connected', and the flush for it
-    // A tab that took the socket over has no mark of its own if it started before the first join: what it holds is one.
-    this.o.conversation.syncedSeq ||= this.o.conversation.lowestSeq() ?? 0;
-    this.o.conversation.advanceSynced(); // over what the other tab held
+    // A tab that took the socket over has no mark of its own if it started before the first join; and what the other tab held counts.
+    this.o.conversation.markFromHeld();
     const lastSeq = (this.joinFrom = this.o.conversation.syncedSeq);
     const frame = clientFrame('join_room', lastSeq ? { conversation_id: this.conversationId, last_seq: lastSeq } : { conversation_id: this.conversationId });
     this.joinId = frame.message_id;

@@ -56,6 +56,12 @@ export class Conversation {
     return true;
   }
 
+  /** With no mark yet, the oldest message held is one (what lies before it is history); then on over what follows it. */
+  markFromHeld(): void {
+    this.syncedSeq ||= this.lowestSeq() ?? 0;
+    this.advanceSynced();
+  }
+
   /** The highest seq held. */
   highestSeq(): number {
     let max = 0;

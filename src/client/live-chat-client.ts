@@ -17,7 +17,7 @@ import { reconnectDelay } from './backoff.js';
 import { ChatEngine } from './chat-engine.js';
 import { Conversation, type Change } from './conversation.js';
 import { TabCoordinator } from './tab-coordinator.js';
-import { NoToken, TokenSource, readClaims } from './token.js';
+import { NoToken, TokenSource, providerFailed, readClaims } from './token.js';
 import type { ClientEvents, ClientMessage, ClientTiming, ConnectionState, TokenProvider } from './types.js';
 
 export interface LiveChatClientOptions {
@@ -318,8 +318,7 @@ export class LiveChatClient {
     );
     // The mark as kept, but never past a gap in the cache: a message write that did not land (quota, a page closed) after
     // the mark was written. A store written before the mark was kept: what the cache holds without a gap.
-    this.conversation.syncedSeq = this.conversation.lowestSeq() ?? 0;
-    this.conversation.advanceSynced();
+    this.conversation.markFromHeld();
     this.conversation.syncedSeq = Math.min(this.conversation.syncedSeq, reads.synced_seq ?? Infinity);
     if (this.closed) return;
     const missed = heard;
@@ -350,7 +349,7 @@ export class LiveChatClient {
         if ('token' in answer) return answer.token;
         if (answer.error instanceof NoToken) throw answer.error;
         // Its server down, say (offline, it could not be reached): tried again as a connection is.
-        if (navigator.onLine !== false) this.emit('error', { code: 0, message: `the token provider failed: ${answer.error instanceof Error ? answer.error.message : String(answer.error)}` });
+        if (navigator.onLine !== false) this.emit('error', providerFailed(answer.error));
       }
       report = 'connecting';
       if (answer === 'woken') {

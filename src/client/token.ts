@@ -1,5 +1,5 @@
 import type { Role } from '../protocol/index.js';
-import type { TokenProvider } from './types.js';
+import type { ClientError, TokenProvider } from './types.js';
 
 export interface TokenClaims {
   sub: string;
@@ -26,6 +26,9 @@ export function readClaims(token: string): TokenClaims {
  * taken as a failure to reach its server, and tried again as a connection is.
  */
 export class NoToken extends Error {}
+
+/** What the page hears of a provider that failed (and is asked again): its own words. */
+export const providerFailed = (error: unknown): ClientError => ({ code: 0, message: `the token provider failed: ${error instanceof Error ? error.message : String(error)}` });
 
 /** The current token, and a fresh one from the provider when the server refuses it (at most once in a row). */
 export class TokenSource {
