@@ -699,10 +699,11 @@ export class LiveChatElement extends LitElement {
     if (!input || !client || !input.value.trim()) return;
     const id = client.conversationId;
     // White space, which the 4000 characters do not count, can still fill a frame: then it counts.
-    const problem = contentProblem(input.value) ?? (id && !sendFits(id, input.value) ? 'is too large to send' : null);
+    const invalid = contentProblem(input.value);
+    const problem = invalid ?? (id && !sendFits(id, input.value) ? 'is too large to send' : null);
     if (problem) {
       // Kept in the composer to be shortened or fixed; the page hears of it as of any send that failed here.
-      const length = codePointLength(contentProblem(input.value) ? input.value.trim() : input.value);
+      const length = codePointLength(invalid ? input.value.trim() : input.value);
       this.composerError = length > MAX_CONTENT_CHARS ? format(this.strings.tooLong, { n: length, max: MAX_CONTENT_CHARS }) : this.strings.badText;
       this.composerErrors++;
       this.requestUpdate(); // the same words as last time change no property
