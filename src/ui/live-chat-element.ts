@@ -287,6 +287,11 @@ export class LiveChatElement extends LitElement {
     document.addEventListener('visibilitychange', this.visibilityChanged);
     window.addEventListener('online', this.wentOnline);
     this.connectChat();
+    // A page that left out server-url or the token hears why nothing connects; its script setting them in this same task is in time.
+    void this.updateComplete.then(() => {
+      if (!this.isConnected || this.chat.client) return;
+      dispatch(this, 'live-chat-error', { code: 0, message: `live-chat needs ${this.serverUrl ? 'a token attribute or a tokenProvider' : 'a server-url attribute'}` });
+    });
   }
 
   /**

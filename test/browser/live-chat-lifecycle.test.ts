@@ -121,6 +121,34 @@ describe('<live-chat> on a page', () => {
     await waitFor(() => el.status === 'connected', 'connected with the provider token');
   });
 
+  it('put on the page without a token or without server-url: live-chat-error says what is missing; set later, it connects', async () => {
+    const noToken = element({});
+    const tokenErrors = heard(noToken, 'live-chat-error');
+    document.body.append(noToken);
+    await waitFor(() => tokenErrors.length > 0, 'an error for the missing token');
+    expect(tokenErrors).to.deep.equal([{ code: 0, message: 'live-chat needs a token attribute or a tokenProvider' }]);
+    noToken.tokenProvider = () => makeToken({ sub: uniqueId('v') });
+    await waitFor(() => noToken.status === 'connected', 'connected once the provider is set');
+
+    const noUrl = element({ token: await makeToken({ sub: uniqueId('v') }) });
+    noUrl.removeAttribute('server-url');
+    const urlErrors = heard(noUrl, 'live-chat-error');
+    document.body.append(noUrl);
+    await waitFor(() => urlErrors.length > 0, 'an error for the missing server-url');
+    expect(urlErrors).to.deep.equal([{ code: 0, message: 'live-chat needs a server-url attribute' }]);
+    noUrl.setAttribute('server-url', server.wsUrl);
+    await waitFor(() => noUrl.status === 'connected', 'connected once server-url is set');
+
+    // Set by script in the same task as it was added: in time, nothing to report.
+    const late = element({});
+    const lateErrors = heard(late, 'live-chat-error');
+    document.body.append(late);
+    late.tokenProvider = () => makeToken({ sub: uniqueId('v') });
+    await waitFor(() => late.status === 'connected', 'connected');
+    expect(lateErrors).to.deep.equal([]);
+    expect(tokenErrors.length + urlErrors.length, 'each said once').to.equal(2);
+  });
+
   it('conversation-id and server-url changed at runtime: the element shows the new conversation, not the old one', async () => {
     const [first, second] = [uniqueId('v'), uniqueId('v')];
     await seed({ [first]: ['in the first'], [second]: ['in the second'] });
