@@ -45,6 +45,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`DATABASE_URL must be sqlite:PATH, sqlite::memory: or postgres://…, got ${JSON.stringify(databaseUrl)}`);
   }
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:'])?.href;
+  // The client would quietly take localhost for a URL without a host, and use a Redis that happens to run there.
+  if (redisUrl !== undefined && !new URL(redisUrl).hostname) throw new ConfigError(`REDIS_URL must name a host (redis://HOST:PORT), got ${JSON.stringify(env['REDIS_URL']?.trim())}`);
   if (redisUrl !== undefined && databaseUrl.startsWith('sqlite:')) {
     // An instance cannot know whether others run, and instances on SQLite never share a store:
     // each would hand out its own seq 1, 2, 3 for the same conversation.
@@ -55,7 +57,8 @@ export function loadConfig(env: Env = process.env): Config {
   const idleTimeoutMs = integer(env, 'IDLE_TIMEOUT_MS', SERVER_IDLE_TIMEOUT_MS, 1);
   const pingIntervalMs = integer(env, 'PING_INTERVAL_MS', SERVER_PING_AFTER_MS, 1);
   if (pingIntervalMs >= idleTimeoutMs) throw new ConfigError('PING_INTERVAL_MS must be smaller than IDLE_TIMEOUT_MS, or idle clients are closed before they are pinged');
-  const origins = optional(env, 'ALLOWED_ORIGINS');
+  const logLevel = optional(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   return {
     port: integer(env, 'PORT', 8080, 0, 65_535),
     host: optional(env, 'HOST') ?? '127.0.0.1',
@@ -67,7 +70,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     redisUrl,
-    allowedOrigins: origins === undefined ? undefined : new Set(origins.split(',').map((o) => o.trim()).filter(Boolean)),
+    allowedOrigins: origins(env),
     // Node refuses a headers timeout above its request timeout (300 s by default).
     handshakeTimeoutMs: integer(env, 'HANDSHAKE_TIMEOUT_MS', HANDSHAKE_TIMEOUT_MS, 1, 300_000),
     authTimeoutMs: integer(env, 'AUTH_TIMEOUT_MS', AUTH_TIMEOUT_MS, 1),
@@ -77,8 +80,33 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', RATE_LIMIT_WINDOW_MS, 1),
     demo: flag(env, 'DEMO'),
     sqliteBusyTimeoutMs: integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 1000, 0),
-    logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
+    logLevel,
   };
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Browsers send the Origin header as scheme://host[:port], lower case, no path: an entry written any other
+ * way would match nothing and refuse every visitor, so it is refused at start instead.
+ */
+function origins(env: Env): ReadonlySet<string> | undefined {
+  const raw = optional(env, 'ALLOWED_ORIGINS');
+  if (raw === undefined) return undefined;
+  const entries = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  if (!entries.length) throw new ConfigError(`ALLOWED_ORIGINS must list origins such as https://shop.example, got ${JSON.stringify(raw)}`);
+  for (const entry of entries) {
+    let origin: string | undefined;
+    try {
+      origin = new URL(entry).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin !== entry) {
+      throw new ConfigError(`ALLOWED_ORIGINS entries must be origins as browsers send them (scheme://host[:port], lower case, no path), got ${JSON.stringify(entry)}${origin && origin !== 'null' ? `; did you mean ${origin}?` : ''}`);
+    }
+  }
+  return new Set(entries);
 }
 
 function optional(env: Env, name: string): string | undefined {

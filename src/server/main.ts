@@ -31,7 +31,8 @@ try {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 } catch (error) {
-  if (error instanceof ConfigError) console.error(`live-chat: ${error.message}`);
-  else log.fatal({ err: error }, 'could not start');
+  // Said on stderr whatever LOG_LEVEL is (silent included): the operator must learn why it did not start.
+  console.error(`live-chat: ${error instanceof ConfigError ? '' : 'could not start: '}${error instanceof Error ? error.message : String(error)}`);
+  if (!(error instanceof ConfigError)) log.fatal({ err: error }, 'could not start');
   process.exit(1);
 }

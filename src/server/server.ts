@@ -93,7 +93,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const upgrade = createUpgradeHandler(hub);
   http.on('upgrade', upgrade.handle);
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
+    http.once('error', (error) => reject(new Error(`cannot listen on ${config.host} port ${config.port} (HOST, PORT): ${error.message}`, { cause: error })));
     http.listen(config.port, config.host, () => resolve());
   });
   const stopHeartbeat = startHeartbeat(hub);

@@ -3,6 +3,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloseCode } from '../../src/protocol/index.js';
 import { findRepoRoot, startServer, TEST_JWT_SECRET } from '../helpers/server-process.js';
@@ -190,6 +193,13 @@ describe('server configuration errors', () => {
     ['IDLE_TIMEOUT_MS=1min', { IDLE_TIMEOUT_MS: '1min' }, /IDLE_TIMEOUT_MS/],
     ['HANDSHAKE_TIMEOUT_MS=300001 (over Node\'s request timeout)', { HANDSHAKE_TIMEOUT_MS: '300001' }, /HANDSHAKE_TIMEOUT_MS must be a whole number from 1 to 300000/],
     ['DATABASE_URL=mysql://localhost/chat', { DATABASE_URL: 'mysql://localhost/chat' }, /DATABASE_URL/],
+    ['LOG_LEVEL=verbose', { LOG_LEVEL: 'verbose' }, /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"/],
+    ['REDIS_URL=redis:// (no host: not quietly localhost)', { REDIS_URL: 'redis://', DATABASE_URL: 'postgres://x@127.0.0.1:1/db' }, /REDIS_URL must name a host/],
+    ['ALLOWED_ORIGINS=, (an empty list would refuse everyone)', { ALLOWED_ORIGINS: ',' }, /ALLOWED_ORIGINS must list origins/],
+    ['ALLOWED_ORIGINS with a path', { ALLOWED_ORIGINS: 'https://ok.example,https://shop.example/' }, /ALLOWED_ORIGINS entries must be origins .*"https:\/\/shop\.example\/"; did you mean https:\/\/shop\.example\?/],
+    ['ALLOWED_ORIGINS in upper case', { ALLOWED_ORIGINS: 'HTTPS://Shop.Example' }, /did you mean https:\/\/shop\.example\?/],
+    ['ALLOWED_ORIGINS without a scheme', { ALLOWED_ORIGINS: 'shop.example' }, /ALLOWED_ORIGINS entries must be origins .*"shop\.example"/],
+    ['HOST not on this machine', { HOST: '192.0.2.1' }, /could not start: cannot listen on 192\.0\.2\.1 port 0 \(HOST, PORT\)/],
   ];
 
   for (const [label, env, named] of cases) {
@@ -200,6 +210,30 @@ describe('server configuration errors', () => {
       assert.doesNotMatch(stdout, /listening on/);
     });
   }
+
+  it('a port in use: exits 1 naming PORT on stderr, even with LOG_LEVEL=silent', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = taken.address() as { port: number };
+      const { code, stderr } = await runServer({ PORT: String(port), LOG_LEVEL: 'silent' });
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, new RegExp(`^live-chat: could not start: cannot listen on 127\\.0\\.0\\.1 port ${port} \\(HOST, PORT\\): .*EADDRINUSE`, 'm'));
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('an SQLite file that cannot be opened: exits 1 naming DATABASE_URL and the path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'live-chat-dir-'));
+    try {
+      const { code, stderr } = await runServer({ DATABASE_URL: `sqlite:${dir}`, LOG_LEVEL: 'silent' });
+      assert.equal(code, 1, stderr);
+      assert.ok(stderr.includes(`live-chat: could not start: SQLite at ${dir} (DATABASE_URL): `), stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('frames received in this file', () => {

@@ -10,7 +10,14 @@ import type { Store } from './store.js';
  */
 export async function openStore(config: Pick<Config, 'databaseUrl' | 'sqliteBusyTimeoutMs' | 'databasePoolSize'>, log?: Logger): Promise<Store> {
   const { databaseUrl } = config;
-  if (databaseUrl.startsWith('sqlite:')) return new SqliteStore(databaseUrl.slice('sqlite:'.length), config.sqliteBusyTimeoutMs);
+  if (databaseUrl.startsWith('sqlite:')) {
+    const path = databaseUrl.slice('sqlite:'.length);
+    try {
+      return new SqliteStore(path, config.sqliteBusyTimeoutMs);
+    } catch (error) {
+      throw new Error(`SQLite at ${path} (DATABASE_URL): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
   return PostgresStore.open(databaseUrl, {
     poolSize: config.databasePoolSize,
     onError: (error) => log?.warn({ err: error }, 'PostgreSQL connection lost; the pool reconnects on the next use'),
