@@ -262,6 +262,8 @@ describe('scale-out when Redis or PostgreSQL fails', () => {
       }
       const join = await connectAs(b.wsUrl, { sub: uniqueId('agent'), role: 'agent' }).then((c) => c.join(conv));
       assert.equal(join.ack.payload.code, ErrorCode.SERVER_ERROR, 'a join needs the store too');
+      // A join again that fails leaves the agent in the conversation it was in: the new message below still reaches it.
+      assert.equal((await agent.join(conv)).ack.payload.code, ErrorCode.SERVER_ERROR, 'a join again needs the store too');
     } finally {
       await pg.start();
     }

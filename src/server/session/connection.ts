@@ -153,10 +153,14 @@ export class Connection {
     return this.rooms.get(conversationId)?.pending === null;
   }
 
-  /** Starts a join: deliveries are held until `finishJoin` says what the history covered. */
-  beginJoin(conversationId: string): void {
+  /**
+   * Starts a join: deliveries are held until `finishJoin` says what the history covered. Returns
+   * what was delivered to an earlier join of it still in force, which a failed join again goes back to.
+   */
+  beginJoin(conversationId: string): number | undefined {
     const existing = this.rooms.get(conversationId);
     this.rooms.set(conversationId, { delivered: 0, pending: [], chain: existing?.chain ?? Promise.resolve() });
+    return existing?.pending === null ? existing.delivered : undefined;
   }
 
   finishJoin(conversationId: string, delivered: number): void {

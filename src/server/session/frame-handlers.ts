@@ -60,7 +60,7 @@ async function join(hub: Hub, connection: Connection, frame: ClientFrameOf<'join
     return fail(connection, ErrorCode.FORBIDDEN, `no access to conversation ${conversation_id}`, frame.message_id);
   }
   // Joined (and so receiving) before the history is read, so nothing stored meanwhile falls between the two.
-  connection.beginJoin(conversation_id);
+  const joinedBefore = connection.beginJoin(conversation_id);
   try {
     await hub.registry.join(connection, conversation_id);
   } catch (error) {
@@ -72,8 +72,13 @@ async function join(hub: Hub, connection: Connection, frame: ClientFrameOf<'join
     page = await joinHistory(hub, conversation_id, last_seq);
     positions = await hub.store.readPositions(conversation_id, identity.userId);
   } catch (error) {
-    connection.forget(conversation_id);
-    await hub.registry.leave(connection, conversation_id).catch(() => undefined);
+    if (joinedBefore !== undefined) {
+      // A join again that failed leaves the connection in the conversation, as it was: what arrived meanwhile follows.
+      connection.finishJoin(conversation_id, joinedBefore);
+    } else {
+      connection.forget(conversation_id);
+      await hub.registry.leave(connection, conversation_id).catch(() => undefined);
+    }
     return storeFailed(hub, connection, error, frame.message_id);
   }
   connection.send(serverFrame('message_ack', { message_id: frame.message_id, status: 'received' }));
