@@ -5,6 +5,7 @@
 // stopped and started (4100 and 503, then recovery). Real redis-server, PostgreSQL and servers.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, clientFrame, newMessageId } from '../../src/protocol/index.js';
 import { startPostgres, type PostgresInstance } from '../helpers/postgres.js';
@@ -29,6 +30,18 @@ const healthStatus = async (server: ServerProcess) => (await fetch(`${server.url
 async function received(client: TestClient, conv: string, count: number, timeoutMs = 10_000): Promise<Frame[]> {
   await until(`${count} messages`, () => client.log.filter(is.newMessage(conv)).length >= count, timeoutMs).catch(() => undefined);
   return client.log.filter(is.newMessage(conv));
+}
+
+/** Sends one command to the Redis on `port` and resolves with its first reply line. */
+function redisCommand(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    socket.setEncoding('utf8').once('data', (reply: string) => {
+      socket.destroy();
+      resolve(reply.split('\r\n')[0]!);
+    });
+    socket.once('error', reject);
+  });
 }
 
 /** The pids of `pid`'s children (PostgreSQL's backends and workers under its postmaster). */
@@ -276,6 +289,26 @@ describe('scale-out when Redis or PostgreSQL fails', () => {
     assert.equal(delivered.payload.seq, 3);
     assert.equal((await user.sendMessage(conv, 'after')).payload.seq, 4);
     for (const server of [a, b]) assert.equal(server.child.exitCode, null, 'the instances survived the outage');
+  });
+
+  it('a Redis that refuses the password (none given, or a wrong one): the instance exits 1 at start naming REDIS_URL, not a lasting 503', async () => {
+    const locked = await startRedis();
+    try {
+      assert.equal(await redisCommand(locked.port, 'CONFIG', 'SET', 'requirepass', 's3cret'), '+OK');
+      for (const [url, said] of [[locked.url, /NOAUTH/], [`redis://:wrong@127.0.0.1:${locked.port}`, /WRONGPASS/]] as const) {
+        const started = await startServer({ ...env, REDIS_URL: url }, { timeoutMs: 30_000 }).catch((error: Error) => error);
+        if (!(started instanceof Error)) {
+          await started.stop();
+          assert.fail(`started with ${url}`);
+        }
+        assert.match(started.message, /exited before it was ready \(code 1/);
+        assert.match(started.message, /live-chat: could not start: Redis at \S+ \(REDIS_URL\) refused the credentials: /);
+        assert.match(started.message, said);
+        assert.doesNotMatch(started.message, /:wrong@/, 'the password is not printed');
+      }
+    } finally {
+      await locked.stop();
+    }
   });
 
   it('sends only frames that match the protocol\'s schemas', () => {

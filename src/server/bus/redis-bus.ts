@@ -95,9 +95,15 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
   let reclaimTimer: ReturnType<typeof setTimeout> | undefined;
   let askOthersToReclaim = false;
 
+  /** What Redis said last when it failed: start says it, rather than only "not reachable". */
+  let lastError: Error | undefined;
   // An 'error' event without a listener would crash the process; errors are followed by 'close' and a reconnect.
-  subscriber.on('error', (error: Error) => log.debug({ err: error }, 'redis subscriber error'));
-  publisher.on('error', (error: Error) => log.debug({ err: error }, 'redis publisher error'));
+  const heard = (client: string) => (error: Error) => {
+    lastError = error;
+    log.debug({ err: error }, `redis ${client} error`);
+  };
+  subscriber.on('error', heard('subscriber'));
+  publisher.on('error', heard('publisher'));
 
   subscriber.on('close', () => {
     if (closing) return;
@@ -262,8 +268,14 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
   const deadline = Date.now() + startTimeoutMs;
   while (!(subscribed && publisher.status === 'ready') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   const ready = subscribed && publisher.status === 'ready';
+  if (!ready && lastError && REFUSED_CREDENTIALS.test(lastError.message)) {
+    // Unlike a Redis not up yet, a refused password does not mend itself: the operator hears it now, not as a lasting 503.
+    subscriber.disconnect();
+    publisher.disconnect();
+    throw new Error(`Redis at ${describeUrl(url)} (REDIS_URL) refused the credentials: ${lastError.message}`);
+  }
   if (!ready) {
-    log.error({ redis: describeUrl(url) }, 'redis is not reachable (REDIS_URL); starting without it: /healthz answers 503 and delivery to other instances starts when Redis is reachable');
+    log.error({ redis: describeUrl(url), reason: lastError?.message }, 'redis is not reachable (REDIS_URL); starting without it: /healthz answers 503 and delivery to other instances starts when Redis is reachable');
     // Deliveries of the time before the first connection are caught up then.
     if (!subscribed) subscriberLost = true;
     if (publisher.status !== 'ready') publisherLost = true;
@@ -287,6 +299,9 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
 }
 
 /** host:port, without a password. */
+/** Redis's answers to a missing or wrong password (or ACL user). */
+const REFUSED_CREDENTIALS = /^(NOAUTH|WRONGPASS)|invalid password|invalid username-password/i;
+
 export function describeUrl(url: string): string {
   try {
     const parsed = new URL(url);
