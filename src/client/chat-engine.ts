@@ -75,6 +75,8 @@ export class ChatEngine {
   private joinId: string | undefined;
   /** The last_seq the join under way asked from (0: none, the newest page). */
   private joinFrom = 0;
+  /** The highest seq held when the join went out: what the join's page is compared with (not live messages that came before it). */
+  private heldAtJoin = 0;
   /** A forward fetch is under way; another was asked for meanwhile. */
   private forwarding = false;
   private forwardAgain = false;
@@ -353,6 +355,7 @@ export class ChatEngine {
     // A tab that took the socket over has no mark of its own if it started before the first join; and what the other tab held counts.
     this.o.conversation.markFromHeld();
     const lastSeq = (this.joinFrom = this.o.conversation.syncedSeq);
+    this.heldAtJoin = this.o.conversation.highestSeq();
     const frame = clientFrame('join_room', lastSeq ? { conversation_id: this.conversationId, last_seq: lastSeq } : { conversation_id: this.conversationId });
     this.joinId = frame.message_id;
     clearTimeout(this.joinTimer);
@@ -427,7 +430,7 @@ export class ChatEngine {
     if (!this.joinId || (frame.message_id ? frame.message_id !== this.joinId : this.state !== 'joining')) return;
     clearTimeout(this.joinTimer);
     const joinId = this.joinId;
-    const held = this.o.conversation.highestSeq();
+    const held = this.heldAtJoin;
     let shown: HistoryPage | undefined = page;
     // The server's store is behind this copy: it was reset. Take the server's version.
     if (held > page.last_seq) await this.dropCopy(page.last_seq);

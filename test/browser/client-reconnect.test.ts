@@ -249,6 +249,51 @@ describe('LiveChatClient reconnecting', () => {
     expect(errors.length).to.equal(1);
   });
 
+  it('a live message arriving between a join\'s ack and its history (the contract allows it) is kept, and nothing held is dropped as if the store were reset', async () => {
+    const conv = uniqueId('v');
+    let holdHistory = false;
+    let held: (() => void) | undefined;
+    const { WebSocket: Tracked, sockets } = trackedWebSocket();
+    class Late extends Tracked {
+      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
+        super.onmessage =
+          handler &&
+          ((event: MessageEvent) => {
+            const text = String(event.data);
+            if (holdHistory && text.includes('"type":"history"')) {
+              holdHistory = false;
+              held = () => handler(event);
+              return;
+            }
+            handler(event);
+            if (held && text.includes('"type":"new_message"')) {
+              const history = held;
+              held = undefined;
+              history();
+            }
+          });
+      }
+      override get onmessage() {
+        return super.onmessage;
+      }
+    }
+    const client = open({ token: await makeToken({ sub: conv }), WebSocket: Late });
+    await waitForState(client, 'connected');
+    for (const text of ['one', 'two', 'three']) await client.send(text);
+    await waitFor(() => storedContents(client).length === 3, 'three stored');
+    const agent = open({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: conv });
+    await waitForState(agent, 'connected');
+    const resets = record(client, 'reset');
+    holdHistory = true;
+    sockets.at(-1)!.close();
+    await waitFor(() => held !== undefined, "the rejoin's history held back");
+    await agent.send('while it joined');
+    await waitFor(() => held === undefined && client.state === 'connected', 'the join to finish');
+    await waitFor(() => storedContents(client).length === 4, () => `four messages, got ${JSON.stringify(storedContents(client))}`);
+    expect(storedContents(client)).to.deep.equal(['one', 'two', 'three', 'while it joined']);
+    expect(resets).to.deep.equal([]);
+  });
+
   it("a join whose history the client cannot read is given up and tried again, not left 'joining' for good", async () => {
     let spoiled = 0;
     class Spoiling extends WebSocket {
