@@ -456,7 +456,7 @@ export class ChatEngine {
     this.setState('connected');
     if (this.unsentRead) this.markRead(this.unsentRead.messageId, this.unsentRead.seq);
     if (continues) void this.fetchForward();
-    // A new connection gets everything unacked, the failed ones too: they were never stored.
+    // A new connection gets everything unacked, the failed ones too (never stored), but not those the server refused as they are.
     void this.flush(true);
   }
 
@@ -556,7 +556,7 @@ export class ChatEngine {
         return;
       case ErrorCode.BAD_REQUEST:
         // The server will never take this message as it is: keep it, failed, for the user to see.
-        if (isSend) void this.fail(message_id);
+        if (isSend) void this.fail(message_id, true);
         return;
       default:
         // A close code sent as an error (4001, 4009) to a send: start over on a new socket rather than leave it out for good.
@@ -601,7 +601,7 @@ export class ChatEngine {
     for (let entry of entries) {
       const fits = sendFits(this.conversationId, entry.content);
       // One too large for a frame (written by an older version) fails here, never on the wire: the server would close every socket it went out on.
-      if (entry.status === 'failed' ? retryFailed && fits : !fits) {
+      if (entry.status === 'failed' ? retryFailed && fits && !entry.refused : !fits) {
         entry = { ...entry, status: fits ? 'queued' : 'failed' };
         await this.o.store().putOutbox(entry).catch(() => undefined);
       }
@@ -632,14 +632,14 @@ export class ChatEngine {
     this.inFlight.delete(messageId);
   }
 
-  private async fail(messageId: string): Promise<void> {
+  private async fail(messageId: string, refused = false): Promise<void> {
     // This try, and no other: answered meanwhile, or sent again on a new socket, it is not failed.
     const sending = this.inFlight.get(messageId);
     const current = () => sending !== undefined && this.inFlight.get(messageId) === sending;
     const entries = await this.o.store().outbox(this.conversationId).catch(() => []);
     const entry = entries.find((e) => e.message_id === messageId);
     if (!current()) return;
-    if (entry) await this.o.store().putOutbox({ ...entry, status: 'failed' }).catch(() => undefined);
+    if (entry) await this.o.store().putOutbox({ ...entry, status: 'failed', refused }).catch(() => undefined);
     if (!current()) return;
     // Settled only now: a flush meanwhile would have found it queued and sent it again.
     this.settle(messageId);

@@ -193,7 +193,7 @@ export class LiveChatClient {
     this.assertOpen();
     const entry = (await this.store.outbox(this.conversation.conversationId)).find((e) => e.message_id === messageId);
     if (!entry) return;
-    await this.persist(() => this.store.putOutbox({ ...entry, status: 'queued' }));
+    await this.persist(() => this.store.putOutbox({ ...entry, status: 'queued', refused: false }));
     this.changed([this.conversation.setPendingStatus(messageId, 'queued')]);
     this.kick();
   }

@@ -9,6 +9,8 @@ export interface OutboxEntry {
   queued_at: number;
   /** `failed`: the retries ran out; kept for a manual retry, never dropped. */
   status: 'queued' | 'failed';
+  /** Failed because the server refused it (4000): sent again only by the user's retry, not by a new connection. */
+  refused?: boolean;
 }
 
 /** What the client keeps of a conversation between page loads. */

@@ -275,6 +275,36 @@ describe('LiveChatClient error handling', () => {
     expect(client.state).to.equal('connected');
   });
 
+  it('a send refused 4000 (never taken as it is) fails and is not sent again on a new connection; retry() sends it again', async () => {
+    let refusedSends = 0;
+    const { WebSocket: Tracked, sockets } = trackedWebSocket();
+    class Spoiling extends Tracked {
+      override send(data: string): void {
+        const frame = JSON.parse(data) as { type: string; payload: { content?: string } };
+        if (frame.type === 'send_message' && frame.payload.content === 'spoiled on the way') {
+          refusedSends++;
+          frame.payload.content = ''; // what the server refuses with 4000
+        }
+        super.send(JSON.stringify(frame));
+      }
+    }
+    const { visitor } = await visitorWithAgent({ WebSocket: Spoiling });
+    const errors = record(visitor, 'error');
+    const message = await visitor.send('spoiled on the way');
+    await waitFor(() => visitor.messages.find((m) => m.message_id === message.message_id)?.status === 'failed', 'failed');
+    expect(errors.map((e) => e.detail.code)).to.deep.equal([4000]);
+    for (let i = 0; i < 2; i++) {
+      const count = sockets.length;
+      sockets.at(-1)!.close();
+      await waitFor(() => sockets.length > count && visitor.state === 'connected', 'connected again');
+    }
+    await sleep(300);
+    expect(refusedSends, 'sent once, not once a connection').to.equal(1);
+    expect(visitor.messages.find((m) => m.message_id === message.message_id)?.status).to.equal('failed');
+    await visitor.retry(message.message_id);
+    await waitFor(() => refusedSends === 2, 'sent again by retry()');
+  });
+
   it('4000: reported, and the connection kept', async () => {
     const tracked = trackedWebSocket();
     const { visitor } = await visitorWithAgent({ WebSocket: tracked.WebSocket });
