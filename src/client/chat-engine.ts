@@ -26,8 +26,12 @@ export interface EngineOptions {
   deviceId: string | undefined;
   timing: ClientTiming;
   random: () => number;
-  /** Reports changes of the conversation (the client shows them and tells the other tabs). */
-  changed: (changes: readonly (Change | undefined)[]) => void;
+  /**
+   * Reports changes of the conversation (the client shows them and tells the other tabs). With `written`, the
+   * cache write that holds them: the other tabs are told once it has landed, since a tab opening meanwhile
+   * reads the cache and must find them there if it subscribed too late to hear of them.
+   */
+  changed: (changes: readonly (Change | undefined)[], written?: Promise<unknown>) => void;
   emit: Emit;
   WebSocket: typeof WebSocket;
 }
@@ -396,10 +400,11 @@ export class ChatEngine {
     this.sendsAccepted(); // the store takes messages again
     this.rejoins = 0;
     this.settle(message.message_id);
-    this.o.changed([this.o.conversation.addStored(message)]);
+    const written = Promise.all([this.o.store().putMessages([message]), this.o.store().removeOutbox(message.message_id)]).catch(() => undefined);
+    this.o.changed([this.o.conversation.addStored(message)], written);
     this.advance();
     void this.flush(); // the next one
-    await Promise.all([this.o.store().putMessages([message]), this.o.store().removeOutbox(message.message_id)]).catch(() => undefined);
+    await written;
   }
 
   private async newMessage(message: ChatMessage): Promise<void> {
@@ -408,9 +413,10 @@ export class ChatEngine {
     if (this.state === 'connected' && message.seq > this.o.conversation.syncedSeq + 1) void this.fetchForward();
     if (message.sender_id === this.o.conversation.selfId) await this.stored(message);
     else {
-      this.o.changed([this.o.conversation.addStored(message)]);
+      const written = this.o.store().putMessages([message]).catch(() => undefined);
+      this.o.changed([this.o.conversation.addStored(message)], written);
       this.advance();
-      await this.o.store().putMessages([message]).catch(() => undefined);
+      await written;
     }
   }
 
@@ -492,14 +498,17 @@ export class ChatEngine {
 
   private async merge(messages: readonly ChatMessage[]): Promise<void> {
     if (!messages.length) return;
-    this.o.changed(messages.map((m) => this.o.conversation.addStored(m)));
+    const own = messages.filter((m) => m.sender_id === this.o.conversation.selfId);
+    const written = Promise.all([this.o.store().putMessages(messages), ...own.map((m) => this.o.store().removeOutbox(m.message_id))]).catch(() => undefined);
+    this.o.changed(
+      messages.map((m) => this.o.conversation.addStored(m)),
+      written,
+    );
     if (messages.some((m) => this.inFlight.has(m.message_id))) {
       for (const m of messages) this.settle(m.message_id);
       void this.flush(); // the one on the wire was stored meanwhile: the next one
     }
-    await Promise.all([this.o.store().putMessages(messages), ...messages.filter((m) => m.sender_id === this.o.conversation.selfId).map((m) => this.o.store().removeOutbox(m.message_id))]).catch(
-      () => undefined,
-    );
+    await written;
   }
 
   private peerRead(seq: number): void {

@@ -408,7 +408,7 @@ export class LiveChatClient {
           deviceId: shared ? deviceId : undefined,
           timing: this.timing,
           random: this.options.random ?? Math.random,
-          changed: (changes) => this.changed(changes),
+          changed: (changes, written) => this.changed(changes, written ?? true),
           // An engine replaced (the tab went alone) says nothing more: its 'stopped' is not this client's.
           emit: (type, detail) => engine === this.engine && this.emit(type, detail, !this.closed),
           WebSocket: this.options.WebSocket ?? WebSocket,
@@ -466,11 +466,18 @@ export class LiveChatClient {
     this.lead(false);
   }
 
-  private changed(changes: readonly (Change | undefined)[], broadcast = true): void {
-    for (const change of changes) {
-      if (!change) continue;
-      this.emit(change.kind, { message: change.message });
-      if (broadcast) this.tabs?.post({ t: 'change', message: change.message });
+  /** Shows changes here and, unless `broadcast` is false, tells the other tabs: at once, or once the given cache write has landed. */
+  private changed(changes: readonly (Change | undefined)[], broadcast: boolean | Promise<unknown> = true): void {
+    for (const change of changes) if (change) this.emit(change.kind, { message: change.message });
+    if (broadcast === true) for (const change of changes) if (change) this.tabs?.post({ t: 'change', message: change.message });
+    if (typeof broadcast === 'object') {
+      void broadcast.then(() => {
+        // As the message is now (read meanwhile, say), and not one dropped meanwhile (a reset): later news was told at once.
+        for (const change of changes) {
+          const now = change && this.conversation.get(change.message.message_id);
+          if (now) this.tabs?.post({ t: 'change', message: now });
+        }
+      });
     }
   }
 

@@ -162,6 +162,35 @@ describe('LiveChatClient across tabs', () => {
     expect(starting.holdsConnection).to.equal(false);
   });
 
+  it('a tab starting just after the holder heard a message, before the holder stored it, still shows it', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const agent = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
+    // The holder's cache writes wait at a gate: the news is heard and told before it is in the store.
+    let gate: Promise<void> | undefined;
+    let openGate!: () => void;
+    const inner = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
+    const slowStore: ChatStore = Object.assign(Object.create(inner) as ChatStore, {
+      putMessages: async (messages: Parameters<ChatStore['putMessages']>[0]) => {
+        await gate;
+        return inner.putMessages(messages);
+      },
+    });
+    const holder = new LiveChatClient({ url: server.wsUrl, token, store: slowStore });
+    clients.push(agent, holder);
+    await Promise.all([waitForState(agent, 'connected'), waitForState(holder, 'connected')]);
+    gate = new Promise<void>((resolve) => (openGate = resolve));
+    await agent.send('heard before it was stored');
+    await waitFor(() => storedContents(holder).length === 1, 'the news at the holder');
+    await sleep(50); // whatever the holder told the tabs has gone out
+    const starting = new LiveChatClient({ url: server.wsUrl, token });
+    clients.push(starting);
+    await starting.ready; // its cache read, without the news
+    openGate();
+    await waitFor(() => storedContents(starting).length === 1, () => `the news in the starting tab, got ${JSON.stringify(storedContents(starting))}`, 3000);
+    expect(starting.holdsConnection).to.equal(false);
+  });
+
   it('a tab taking the socket over after messages the holder never heard joins from what the tabs hold, not from the newest page', async () => {
     const visitorId = uniqueId('v');
     const agent = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
