@@ -414,6 +414,8 @@ export class LiveChatClient {
           WebSocket: this.options.WebSocket ?? WebSocket,
         });
         this.engine = engine;
+        // What a holding tab that went away had on the wire is on none now: it waits, here, for this socket.
+        this.changed(this.conversation.unsent().map((m) => (m.status === 'sending' ? this.conversation.setPendingStatus(m.message_id, 'queued') : undefined)));
         engine.start();
       });
   }

@@ -191,6 +191,44 @@ describe('LiveChatClient across tabs', () => {
     expect(starting.holdsConnection).to.equal(false);
   });
 
+  it('a tab taking the socket over while offline shows what the closed holder had on the wire as queued, not sending; sent once online', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const holderTab = await Tab.open({ url: server.wsUrl, token });
+    tabs.push(holderTab);
+    await waitFor(() => holderTab.eval<boolean>("return client.state === 'connected'"), 'the holding tab connected');
+    // Its socket loses every message it sends: the follower's message stays on the wire, unanswered.
+    await holderTab.eval("const send = WebSocket.prototype.send; WebSocket.prototype.send = function (data) { if (!String(data).includes('send_message')) send.call(this, data); }; return true");
+    let offline = false;
+    class Unreachable extends WebSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(offline ? 'ws://127.0.0.1:9/' : url, protocols); // no network: nothing answers
+      }
+    }
+    const follower = new LiveChatClient({ url: server.wsUrl, token, WebSocket: Unreachable });
+    clients.push(follower);
+    await follower.ready;
+    const message = await follower.send('on the holder\'s wire');
+    const status = () => follower.messages.find((m) => m.message_id === message.message_id)?.status;
+    await waitFor(() => status() === 'sending', 'sending through the holder');
+    offline = true;
+    Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
+    try {
+      window.dispatchEvent(new Event('offline'));
+      tabs.splice(tabs.indexOf(holderTab), 1);
+      await holderTab.close(); // closed at once, with no word to the other tabs
+      await waitFor(() => follower.holdsConnection, 'the follower to take the socket over');
+      await waitFor(() => status() === 'queued', () => `queued, got ${status()}`, 2000);
+      await sleep(300);
+      expect(status()).to.equal('queued');
+    } finally {
+      offline = false;
+      delete (navigator as { onLine?: boolean }).onLine;
+      window.dispatchEvent(new Event('online'));
+    }
+    await waitFor(() => storedContents(follower).length === 1, 'sent once online');
+  });
+
   it('a tab taking the socket over after messages the holder never heard joins from what the tabs hold, not from the newest page', async () => {
     const visitorId = uniqueId('v');
     const agent = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
