@@ -141,6 +141,26 @@ describe('scale-out when Redis or PostgreSQL fails', () => {
     await localAgent.next(is.newMessage(conv, live.payload.message_id), 3000);
   });
 
+  it('a Redis that hangs (stopped, connections kept): /healthz 503, sends still acked; when it answers again, 200 and every message reached the other instance once', async () => {
+    const { conv, user, agent } = await room();
+    const pid = redis.pid;
+    process.kill(pid, 'SIGSTOP');
+    let during: Frame;
+    try {
+      assert.deepEqual([await healthStatus(a), await healthStatus(b)], [503, 503], 'a Redis that answers nothing is no bus');
+      during = await user.sendMessage(conv, 'while Redis hangs', undefined, 10_000);
+      assert.equal(during.type, 'message_ack', JSON.stringify(during));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await until('both instances healthy again', async () => (await healthStatus(a)) === 200 && (await healthStatus(b)) === 200);
+    await agent.next(is.newMessage(conv, during.payload.message_id), 5000);
+    const after = await user.sendMessage(conv, 'after');
+    await agent.next(is.newMessage(conv, after.payload.message_id), 3000);
+    await sleep(300);
+    assert.deepEqual(seqs(agent.log.filter(is.newMessage(conv))), [1, 2], 'each once, in order');
+  });
+
   it('messages stored while Redis is down reach the other instance when it returns, with nothing sent after them', async () => {
     const { conv, user, agent, localAgent } = await room();
     await redis.kill();

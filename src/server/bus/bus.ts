@@ -40,8 +40,8 @@ export interface Bus {
   unsubscribe(conversationId: string): Promise<void>;
   /** Tells the other instances, which close their older connections of those (user, device)s. At most once, like the rest. */
   claimDevices(claims: readonly DeviceClaim[]): Promise<void>;
-  /** False while the link to the other instances is down (/healthz answers 503). */
-  healthy(): boolean;
+  /** False while the link to the other instances is down or does not answer (/healthz answers 503). */
+  healthy(): boolean | Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -166,13 +166,15 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
   }
   subscriber.on('ready', () => void restore());
 
-  publisher.on('ready', () => {
+  /** The publisher works again: reconnected, or answering again after it hung without losing its connection. */
+  function publisherBack(): void {
     warnedPublish = false;
     if (!publisherLost) return;
     publisherLost = false;
     void flushPending();
     reclaimSoon(true); // ours published meanwhile were lost
-  });
+  }
+  publisher.on('ready', publisherBack);
 
   /** Claims every device held here again, and with `askOthers` has every other instance do the same. */
   function reclaimSoon(askOthers: boolean): void {
@@ -227,6 +229,7 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
     try {
       if (publisher.status !== 'ready') throw new Error(`redis publisher is ${publisher.status}`);
       await publisher.publish(CHANNEL_PREFIX + conversationId, JSON.stringify({ i: instanceId, e: event } satisfies EventEnvelope));
+      publisherBack();
     } catch (error) {
       // Typing and read receipts are not repaired (a read position is in the store, shown on the next join).
       if (event.kind === 'message') rememberMessage(event);
@@ -287,7 +290,17 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
     subscribe,
     unsubscribe,
     claimDevices,
-    healthy: () => subscribed && subscriber.status === 'ready' && publisher.status === 'ready',
+    // Connected is not enough: a Redis that hangs (stopped, swapping) keeps its connections and times every command out.
+    async healthy() {
+      if (!(subscribed && subscriber.status === 'ready' && publisher.status === 'ready')) return false;
+      try {
+        await publisher.ping();
+      } catch {
+        return false;
+      }
+      publisherBack();
+      return true;
+    },
     async close() {
       closing = true;
       clearTimeout(reclaimTimer);

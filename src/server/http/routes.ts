@@ -38,6 +38,6 @@ async function healthProblems(hub: Hub): Promise<string[]> {
   } catch (error) {
     problems.push(`store: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (!hub.bus.healthy()) problems.push('bus: not connected');
+  if (!(await hub.bus.healthy())) problems.push('bus: not connected');
   return problems;
 }
