@@ -500,10 +500,7 @@ export class ChatEngine {
     if (!messages.length) return;
     const own = messages.filter((m) => m.sender_id === this.o.conversation.selfId);
     const written = Promise.all([this.o.store().putMessages(messages), ...own.map((m) => this.o.store().removeOutbox(m.message_id))]).catch(() => undefined);
-    this.o.changed(
-      messages.map((m) => this.o.conversation.addStored(m)),
-      written,
-    );
+    this.o.changed(messages.map((m) => this.o.conversation.addStored(m)), written);
     if (messages.some((m) => this.inFlight.has(m.message_id))) {
       for (const m of messages) this.settle(m.message_id);
       void this.flush(); // the one on the wire was stored meanwhile: the next one
