@@ -447,9 +447,11 @@ export class LiveChatClient {
         this.store = memory; // before any wait, for the same reason
         this.goAlone();
         this.emit('storage', { persistent: false });
-        // What waits to go out, from this tab's own view of it: the store that failed may not be read either.
+        // What waits to go out, from this tab's own view of it (the store that failed may not be read either), with what only the store knows.
+        const refused = new Set((await store.outbox(this.conversation.conversationId).catch(() => [])).filter((e) => e.refused).map((e) => e.message_id));
         for (const m of this.conversation.unsent()) {
-          await memory.putOutbox({ message_id: m.message_id, conversation_id: m.conversation_id, content: m.content, queued_at: m.queued_at ?? 0, status: m.status === 'failed' ? 'failed' : 'queued' });
+          const status = m.status === 'failed' ? 'failed' : 'queued';
+          await memory.putOutbox({ message_id: m.message_id, conversation_id: m.conversation_id, content: m.content, queued_at: m.queued_at ?? 0, status, refused: refused.has(m.message_id) });
         }
       }
       await write();
@@ -468,19 +470,25 @@ export class LiveChatClient {
     this.lead(false);
   }
 
-  /** Shows changes here and, unless `broadcast` is false, tells the other tabs: at once, or once the given cache write has landed. */
+  /**
+   * Shows changes here and, unless `broadcast` is false, tells the other tabs at once; with a cache write
+   * that holds them, again once it has landed: a tab opening in between reads the cache too early to find
+   * them and subscribes too late to hear the first telling.
+   */
   private changed(changes: readonly (Change | undefined)[], broadcast: boolean | Promise<unknown> = true): void {
-    for (const change of changes) if (change) this.emit(change.kind, { message: change.message });
-    if (broadcast === true) for (const change of changes) if (change) this.tabs?.post({ t: 'change', message: change.message });
-    if (typeof broadcast === 'object') {
-      void broadcast.then(() => {
-        // As the message is now (read meanwhile, say), and not one dropped meanwhile (a reset): later news was told at once.
-        for (const change of changes) {
-          const now = change && this.conversation.get(change.message.message_id);
-          if (now) this.tabs?.post({ t: 'change', message: now });
-        }
-      });
+    for (const change of changes) {
+      if (!change) continue;
+      this.emit(change.kind, { message: change.message });
+      if (broadcast) this.tabs?.post({ t: 'change', message: change.message });
     }
+    if (typeof broadcast !== 'object') return;
+    void broadcast.then(() => {
+      // As the message is now (read meanwhile, say), and not one dropped meanwhile (a reset); tabs that heard it already ignore it.
+      for (const change of changes) {
+        const now = change && this.conversation.get(change.message.message_id);
+        if (now) this.tabs?.post({ t: 'change', message: now });
+      }
+    });
   }
 
   private emit<K extends keyof ClientEvents>(type: K, detail: ClientEvents[K], broadcast = false): void {

@@ -191,6 +191,36 @@ describe('LiveChatClient across tabs', () => {
     expect(starting.holdsConnection).to.equal(false);
   });
 
+  it('the holding tab closed right after an ack, before its cache write landed: the other tabs still show the message as sent', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    let gate: Promise<void> | undefined;
+    const inner = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
+    const slowStore: ChatStore = Object.assign(Object.create(inner) as ChatStore, {
+      putMessages: async (messages: Parameters<ChatStore['putMessages']>[0]) => {
+        await gate;
+        return inner.putMessages(messages);
+      },
+    });
+    const holder = new LiveChatClient({ url: server.wsUrl, token, store: slowStore });
+    clients.push(holder);
+    await waitForState(holder, 'connected');
+    class Unreachable extends WebSocket {
+      constructor(_url: string | URL, protocols?: string | string[]) {
+        super('ws://127.0.0.1:9/', protocols); // this tab has no network: only what the holder told it counts
+      }
+    }
+    const other = new LiveChatClient({ url: server.wsUrl, token, WebSocket: Unreachable });
+    clients.push(other);
+    await other.ready;
+    gate = new Promise<void>(() => undefined); // the holder's cache write never lands
+    const message = await holder.send('acked just before the tab closed');
+    holder.closeWhenSent();
+    await waitFor(() => other.holdsConnection, 'the other tab to take the socket over');
+    await sleep(200);
+    expect(other.messages.find((m) => m.message_id === message.message_id)?.seq).to.equal(1);
+  });
+
   it('a tab taking the socket over while offline shows what the closed holder had on the wire as queued, not sending; sent once online', async () => {
     const visitorId = uniqueId('v');
     const token = await makeToken({ sub: visitorId });
