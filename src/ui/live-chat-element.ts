@@ -159,6 +159,11 @@ export class LiveChatElement extends LitElement {
   private seenSeq = 0;
   private unread = 0;
   private dividerSeq: number | undefined;
+  /**
+   * Until the first join after loading: how far the reader had read (here, or elsewhere as the join says). A view
+   * open from the start (inline, an agent's, a LIFF page's) marks what came after it, as opening the panel does.
+   */
+  private readBefore: number | undefined;
   private announceAfterSeq = Number.POSITIVE_INFINITY;
   /** How many announcements were made: each is a new node in the live region. */
   private announced = 0;
@@ -355,7 +360,7 @@ export class LiveChatElement extends LitElement {
   /** Forgets what the view knew of the conversation it showed: it shows another one now. */
   private forgetView(): void {
     this.seenSeq = 0;
-    this.dividerSeq = undefined;
+    this.dividerSeq = this.readBefore = undefined;
     this.announceAfterSeq = Number.POSITIVE_INFINITY;
     this.toAnnounce = [];
     this.pinned = true;
@@ -410,8 +415,7 @@ export class LiveChatElement extends LitElement {
     if (this.opened) {
       this.pinned = true;
       this.windowEnd = undefined;
-      const firstUnread = this.chat.messages.find((m) => !m.mine && m.seq !== undefined && m.seq > this.seenSeq);
-      this.dividerSeq = firstUnread?.seq;
+      this.dividerSeq = this.firstUnreadAfter(this.seenSeq);
       this.viewportChanged();
       void this.updateComplete.then(() => {
         const input = this.input;
@@ -471,7 +475,12 @@ export class LiveChatElement extends LitElement {
     const newest = this.chat.client?.highestSeq ?? 0;
     if (newest) this.newsAfterSeq = newest; // else the join says where news starts
     this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0);
+    this.readBefore = this.seenSeq;
     this.countUnread();
+  }
+
+  private firstUnreadAfter(seq: number): number | undefined {
+    return this.chat.messages.find((m) => !m.mine && m.seq !== undefined && m.seq > seq)?.seq;
   }
 
   /** The server's store was reset: a read position in the old numbering means nothing in the new one. */
@@ -513,6 +522,7 @@ export class LiveChatElement extends LitElement {
 
   /** Read up to `seq` in another tab or on another device (or here, which changes nothing): not unread here either. */
   private seenElsewhere(seq: number): void {
+    if (this.readBefore !== undefined) this.readBefore = Math.max(this.readBefore, seq);
     this.seenSeq = Math.max(this.seenSeq, seq);
     this.countUnread();
   }
@@ -523,6 +533,8 @@ export class LiveChatElement extends LitElement {
       const highest = this.chat.client?.highestSeq ?? 0;
       this.announceAfterSeq = highest;
       if (this.loaded) this.newsAfterSeq ??= this.chat.client?.joinedAtSeq ?? highest;
+      if (this.readBefore !== undefined && this.isOpen) this.dividerSeq ??= this.firstUnreadAfter(this.readBefore);
+      this.readBefore = undefined;
       this.countUnread();
     } else this.slowDown = false; // a pause of that connection; the next one starts afresh
     if (!TRYING.includes(status)) this.lastSettled = status;

@@ -202,6 +202,33 @@ describe('<live-chat> on a page', () => {
     expect(messages.map((m) => m.message.content)).to.deep.equal(['three']);
   });
 
+  it('an inline view coming up with messages that arrived while the reader was away shows the "new messages" divider above the first of them', async () => {
+    const visitorId = uniqueId('v');
+    const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
+    const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: visitorId }) });
+    cleanup.push(() => visitor.close());
+    await visitor.send('read before');
+    const before = element({ token: agentToken, 'conversation-id': visitorId });
+    document.body.append(before);
+    await waitFor(() => texts(before).length === 1 && before.status === 'connected', 'the agent read the first');
+    await waitFor(() => visitor.messages.some((m) => m.status === 'read'), 'the read receipt stored');
+    before.remove();
+    await visitor.send('while away 1');
+    await visitor.send('while away 2');
+    await waitFor(() => storedContents(visitor).length === 3, 'stored');
+
+    const after = element({ token: agentToken, 'conversation-id': visitorId });
+    document.body.append(after);
+    await waitFor(() => texts(after).length === 3 && after.status === 'connected', 'all three shown');
+    await after.updateComplete;
+    const list = [...after.shadowRoot!.querySelectorAll('.divider, .bubble')].map((n) => (n.classList.contains('divider') ? '--' : n.textContent));
+    expect(list).to.deep.equal(['read before', '--', 'while away 1', 'while away 2']);
+    // A message arriving while the reader is at the bottom adds no divider of its own.
+    await visitor.send('live');
+    await waitFor(() => texts(after).length === 4, 'the live message');
+    expect(after.shadowRoot!.querySelectorAll('.divider').length).to.equal(1);
+  });
+
   it('open from the start: live-chat-open fires; a message arriving at the bottom of the open panel is never counted unread', async () => {
     const visitorId = uniqueId('v');
     const agent = await agentFor(visitorId);
