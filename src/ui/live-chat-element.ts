@@ -165,7 +165,7 @@ export class LiveChatElement extends LitElement {
    */
   private readBefore: number | undefined;
   private announceAfterSeq = Number.POSITIVE_INFINITY;
-  /** How many announcements were made: each is a new node in the live region. */
+  /** How many times the live region was started afresh: its nodes are new each time. */
   private announced = 0;
   /** Messages to announce in the next render: several arrive at once after a spell offline. */
   private toAnnounce: string[] = [];
@@ -264,9 +264,12 @@ export class LiveChatElement extends LitElement {
     this.rememberAnchor();
     if (this.slowDown && !this.waitingToSend) this.slowDown = false; // one notice while they wait, not one a refusal
     if (this.toAnnounce.length) {
-      this.announcement = this.toAnnounce.slice(-5); // what came together is said together; a flood, its latest
+      // Added after what the region holds, not in its place: messages a moment apart are each said, in order.
+      // Past five, a fresh region with only the latest: a flood is not read out whole.
+      const kept = this.announcement.length + this.toAnnounce.length > 5 ? [] : this.announcement;
+      if (!kept.length) this.announced++;
+      this.announcement = [...kept, ...this.toAnnounce.slice(-5)];
       this.toAnnounce = [];
-      this.announced++;
     }
     this.panelHadFocus = (this.renderRoot as ShadowRoot).activeElement?.closest('.panel') != null;
   }
@@ -772,7 +775,7 @@ export class LiveChatElement extends LitElement {
 
   /** Outside the panel: a message that arrives while it is closed is said too (the badge tells a sighted reader). */
   private renderAnnouncer(): TemplateResult {
-    return html`<div class="visually-hidden" role="status" aria-live="polite">${keyed(this.announced, this.announcement.map((text) => html`<p>${text}</p>`)) /* new nodes each time: the same words twice are still said twice */}</div>`;
+    return html`<div class="visually-hidden" role="status" aria-live="polite">${keyed(this.announced, this.announcement.map((text) => html`<p>${text}</p>`)) /* a node for each: the same words twice are still said twice */}</div>`;
   }
 
   private renderPanel(s: Strings, inline: boolean): TemplateResult {

@@ -330,11 +330,37 @@ describe('<live-chat>', () => {
     expect(live.textContent).to.equal('');
     await agent.send('from support');
     await waitFor(() => live.textContent === 'New message from Support: from support', 'the announcement');
-    // The same words again are a new announcement (a new node), not an unchanged region a screen reader ignores.
+    // The same words again are a new announcement (a node added), not an unchanged region a screen reader ignores.
     const first = live.firstElementChild;
     await agent.send('from support');
-    await waitFor(() => live.firstElementChild !== first, 'announced again');
-    expect(live.textContent).to.equal('New message from Support: from support');
+    await waitFor(() => live.children.length === 2, 'announced again');
+    expect(live.firstElementChild === first, 'the first left as it was').to.equal(true);
+    expect([...live.children].map((p) => p.textContent)).to.deep.equal(['New message from Support: from support', 'New message from Support: from support']);
+  });
+
+  it('announces each of several messages arriving a moment apart: each is added after the others, none takes another\'s place', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    await waitFor(() => el.status === 'connected', 'connected');
+    const live = $(el, '[aria-live="polite"]')!;
+    const added: string[] = [];
+    let removed = 0;
+    const watcher = new MutationObserver((records) => {
+      for (const record of records) {
+        for (const node of record.addedNodes) if (node instanceof HTMLElement) added.push(node.textContent!);
+        removed += [...record.removedNodes].filter((node) => node instanceof HTMLElement).length;
+      }
+    });
+    watcher.observe(live, { childList: true, subtree: true });
+    try {
+      await Promise.all(['burst 1', 'burst 2', 'burst 3', 'burst 4'].map((text) => agent.send(text)));
+      await waitFor(() => added.length === 4, () => `four announcements, got ${JSON.stringify(added)}`);
+      await sleep(100);
+    } finally {
+      watcher.disconnect();
+    }
+    expect(added).to.deep.equal(['burst 1', 'burst 2', 'burst 3', 'burst 4'].map((t) => `New message from Support: ${t}`));
+    expect(removed, 'no announcement taken away before it was said').to.equal(0);
   });
 
   it('announces a message that arrives while the panel is closed (what the badge tells a sighted reader), and the region stays as the panel opens', async () => {
