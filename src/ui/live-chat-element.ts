@@ -903,7 +903,7 @@ export class LiveChatElement extends LitElement {
     const own = first.mine;
     return html`
       <div class="group ${own ? 'own' : ''}">
-        ${own ? nothing : html`<div class="sender">${this.senderName(first)}</div>`}
+        ${own ? html`<div class="visually-hidden">${s.you}</div>` : html`<div class="sender">${this.senderName(first)}</div>`}
         ${group.map(
           (m) => html`<div class="bubble ${m.seq === undefined ? 'pending' : ''}" part="message" dir="auto" data-id=${m.message_id}>${linkify(m.content).map((part) =>
             part.href ? html`<a href=${part.href} target="_blank" rel="noopener noreferrer">${part.text}</a>` : part.text,

@@ -338,6 +338,18 @@ describe('<live-chat>', () => {
     expect([...live.children].map((p) => p.textContent)).to.deep.equal(['New message from Support: from support', 'New message from Support: from support']);
   });
 
+  it('says who wrote each group to a screen reader, own messages too ("You", not shown)', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    const agent = await agentFor(visitorId);
+    await el.send('mine');
+    await waitFor(() => storedContents(agent).length === 1, 'at the agent');
+    await agent.send('theirs');
+    await waitFor(() => shadow(el).querySelectorAll('.group').length === 2, 'two groups');
+    expect([...shadow(el).querySelectorAll('.group')].map((g) => g.firstElementChild!.textContent)).to.deep.equal(['You', 'Support']);
+    const you = shadow(el).querySelector('.group.own')!.firstElementChild!;
+    expect(you.getBoundingClientRect().width, 'not shown').to.be.at.most(1);
+  });
+
   it('announces each of several messages arriving a moment apart: each is added after the others, none takes another\'s place', async () => {
     const { el, visitorId } = await visitorElement({ mode: 'inline' });
     const agent = await agentFor(visitorId);
