@@ -854,9 +854,10 @@ export class LiveChatElement extends LitElement {
     const notice = (text: string, action?: string) =>
       html`<div class="notice" part="notice" role="alert"><span>${text}</span>${action ? html`<button type="button" @click=${() => this.reconnect()}>${action}</button>` : nothing}</div>`;
     if (this.offline) return notice(s.offline, s.reconnect); // the browser's word on the network can be wrong
-    // Stopped, or trying again from there (the user's reconnect, a send): the same notice until it works or stops again.
-    if (state === 'stopped' || (TRYING.includes(state) && this.lastSettled === 'stopped')) return notice(s.stopped, s.reconnect);
-    if (state === 'auth-failed') return notice(s.expired, s.reconnect);
+    // Stopped or expired, or trying again from there (the user's reconnect, a send): the same notice until it works or is refused again.
+    const settled = TRYING.includes(state) ? this.lastSettled : state;
+    if (settled === 'stopped') return notice(s.stopped, s.reconnect);
+    if (settled === 'auth-failed') return notice(s.expired, s.reconnect);
     if (state === 'replaced') return notice(s.replaced, s.useHere);
     if (this.slowDown && state === 'connected') return notice(s.slowDown);
     if (!this.chat.persistent) return notice(s.storage);

@@ -702,6 +702,19 @@ describe('<live-chat>', () => {
       expect(notice(el)!.textContent).to.contain('Your session has expired.');
       expect(notice(el)!.querySelector('button')!.textContent).to.equal('Reconnect');
       await expect(el).to.be.accessible();
+      // Reconnect with no other token to be had: refused again, and the same alert all along, not taken away and said anew.
+      const shown = notice(el)!;
+      const statuses: string[] = [];
+      el.addEventListener('live-chat-status', (e) => statuses.push(e.detail.status));
+      const removed: Node[] = [];
+      const watcher = new MutationObserver((records) => records.forEach((r) => removed.push(...r.removedNodes)));
+      watcher.observe(el.shadowRoot!, { childList: true, subtree: true });
+      shown.querySelector('button')!.click();
+      await waitFor(() => statuses.includes('connecting') && el.status === 'auth-failed', 'tried, and refused again');
+      await el.updateComplete;
+      watcher.disconnect();
+      expect(notice(el) === shown, 'the same alert').to.equal(true);
+      expect(removed.includes(shown), 'never taken away').to.equal(false);
     });
 
     it('replaced by another window: says so, offers "Use here", passes axe', async () => {
