@@ -650,6 +650,8 @@ export class ChatEngine {
     // Settled only now: a flush meanwhile would have found it queued and sent it again.
     this.settle(messageId);
     this.o.changed([this.o.conversation.setPendingStatus(messageId, 'failed')]);
+    // A refusal was reported as the server said it; a silence is reported here.
+    if (!refused) this.o.emit('error', { code: 0, message: 'not sent: the server did not answer; retry() sends it again', message_id: messageId });
     void this.flush(); // the next one
   }
 

@@ -14,6 +14,8 @@ export interface ChatControllerCallbacks {
   reset(): void;
   /** This user's read position moved up to `seq` (here, in another tab, or on another device). */
   seen(seq: number): void;
+  /** An own message could not be sent (no answer, or refused as it is): it waits for the user's retry. */
+  failed(message: ClientMessage): void;
 }
 
 /**
@@ -60,7 +62,10 @@ export class ChatController implements ReactiveController {
         if (message.seq !== undefined && !message.mine) this.typing.delete(message.sender_id);
         this.on.message(message);
       }),
-      client.on('update', refresh),
+      client.on('update', ({ message }) => {
+        refresh();
+        if (message.status === 'failed') this.on.failed(message);
+      }),
       client.on('reset', () => {
         refresh();
         this.on.reset();

@@ -137,6 +137,7 @@ export class LiveChatElement extends LitElement {
     error: (error) => this.serverRefused(error),
     reset: () => this.chatReset(),
     seen: (seq) => this.seenElsewhere(seq),
+    failed: (message) => this.sendFailed(message),
   });
   private lastStatus: ConnectionState = 'idle';
   /** The last state that was not an attempt under way. */
@@ -515,6 +516,12 @@ export class LiveChatElement extends LitElement {
     }
     this.noteSeen(); // read at once when the reader is at the bottom of the open panel: never counted unread
     this.countUnread();
+  }
+
+  /** Said as a sighted reader sees "Not sent" by the message: the failure is otherwise silent. */
+  private sendFailed(message: ClientMessage): void {
+    this.toAnnounce.push(`${this.strings.failed}: ${message.content.slice(0, 200)}`);
+    this.requestUpdate();
   }
 
   private serverRefused(error: ClientError): void {

@@ -305,6 +305,20 @@ describe('LiveChatClient error handling', () => {
     await waitFor(() => refusedSends === 2, 'sent again by retry()');
   });
 
+  it('a send the server never answers fails after its tries and is reported (error, code 0, with its message_id)', async () => {
+    class Deaf extends WebSocket {
+      override send(data: string): void {
+        if (!data.includes('"type":"send_message"')) super.send(data);
+      }
+    }
+    const { visitor } = await visitorWithAgent({ WebSocket: Deaf, timing: { sendRetryMs: 100, sendTries: 2 } });
+    const errors = record(visitor, 'error');
+    const message = await visitor.send('into the void');
+    await waitFor(() => visitor.messages.find((m) => m.message_id === message.message_id)?.status === 'failed', 'failed');
+    expect(errors.map((e) => ({ code: e.detail.code, message_id: e.detail.message_id }))).to.deep.equal([{ code: 0, message_id: message.message_id }]);
+    expect(errors[0]!.detail.message).to.match(/not sent/);
+  });
+
   it('4000: reported, and the connection kept', async () => {
     const tracked = trackedWebSocket();
     const { visitor } = await visitorWithAgent({ WebSocket: tracked.WebSocket });

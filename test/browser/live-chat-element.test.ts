@@ -639,6 +639,8 @@ describe('<live-chat>', () => {
       const { el } = await visitorElement({ mode: 'inline' });
       await el.send('refused once');
       await waitFor(() => $(el, '.retry'), 'the Retry button');
+      // What a sighted reader sees ("Not sent") is said too.
+      await waitFor(() => $(el, '[aria-live="polite"]')!.textContent === 'Not sent: refused once', 'the failure announced');
       $<HTMLButtonElement>(el, '.retry')!.focus();
       await sendKeys({ press: 'Enter' });
       await waitFor(() => !$(el, '.retry') && $(el, '.group.own .meta span')?.textContent === 'Sent', 'sent on the retry');
