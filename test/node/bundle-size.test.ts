@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const CEILING_GZIP_BYTES = 34 * 1024;
+const CEILING_GZIP_BYTES = 35 * 1024;
 
 describe('dist/live-chat.js size', () => {
   it(`stays under ${CEILING_GZIP_BYTES / 1024} KiB gzip with everything in it (Lit, zod/mini, idb, client, outbox, UI)`, () => {
