@@ -597,6 +597,19 @@ export class LiveChatElement extends LitElement {
     if (this.pinned) this.noteSeen();
   };
 
+  /** Home and End reach the oldest held and the newest at once; the window alone moves a step a press, hundreds in a long history. */
+  private readonly onListKey = (event: KeyboardEvent): void => {
+    // Rendered before the key's own scroll, which then goes to the top or the bottom of the new window.
+    if (event.key === 'Home') {
+      this.pinned = false;
+      this.windowStart = 0;
+      this.windowEnd = this.chat.messages.length > WINDOW * 2 ? WINDOW * 2 : undefined; // a short history whole
+    } else if (event.key === 'End') {
+      this.pinned = true;
+      this.windowEnd = undefined;
+    }
+  };
+
   /** Older pages arrive at the top: drop from the bottom what is beyond twice the window. */
   private capWindow(): void {
     if (this.pinned || this.chat.messages.length <= WINDOW * 2) return;
@@ -808,7 +821,7 @@ export class LiveChatElement extends LitElement {
           ${inline ? nothing : html`<button class="icon-button" type="button" aria-label=${s.close} @click=${() => this.close()}>${ICON_CLOSE}</button>`}
         </div>
         ${this.renderNotice(s)}
-        <div class="messages" part="messages" role="region" aria-label=${s.messages} tabindex="0" @scroll=${this.onScroll}>
+        <div class="messages" part="messages" role="region" aria-label=${s.messages} tabindex="0" @scroll=${this.onScroll} @keydown=${this.onListKey}>
           ${this.chat.loadingOlder ? html`<div class="older">${s.older}</div>` : nothing} ${this.renderMessages(s)}
         </div>
         <div class="typing" part="typing">${this.typingText(s)}</div>

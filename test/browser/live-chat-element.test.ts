@@ -850,6 +850,15 @@ describe('<live-chat>', () => {
     scroller.scrollTop = 0;
     await waitFor(() => firstShown() < before, 'earlier messages after scrolling up');
     expect(bubbles(el).length).to.be.at.most(300);
+
+    // From the keyboard, Home and End go all the way at once, not one window step a press.
+    scroller.focus();
+    await sendKeys({ press: 'Home' });
+    await waitFor(() => firstShown() === 1 && scroller.scrollTop < 2, () => `the oldest at the top after one Home, first shown ${firstShown()}`, 3000);
+    await sendKeys({ press: 'End' });
+    await waitFor(() => bubbles(el).at(-1)?.textContent === 'message 400' && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 2, 'the newest at the bottom after one End', 3000);
+    await agent.send('message 401');
+    await waitFor(() => bubbles(el).at(-1)?.textContent === 'message 401', 'following again');
   });
 
   it('in both themes (two widgets on one page), with messages both ways, the divider and the badge, every text has 4.5:1 contrast (axe, and the badge, which axe skips)', async () => {
