@@ -4,7 +4,8 @@ import type { ClientMessage, ConnectionState } from '../client/index.js';
 export interface LiveChatEventDetails {
   'live-chat-status': { status: ConnectionState };
   'live-chat-message': { message: ClientMessage };
-  'live-chat-error': { code: number; message: string };
+  /** `message_id`: the message a refusal or a failed send concerns, when there is one. */
+  'live-chat-error': { code: number; message: string; message_id?: string };
   'live-chat-open': Record<string, never>;
   'live-chat-close': Record<string, never>;
   'live-chat-unread': { count: number };

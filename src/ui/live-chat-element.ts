@@ -124,6 +124,8 @@ export class LiveChatElement extends LitElement {
   private usedToken: string | undefined;
   /** A provider asked for a token that has not answered yet. */
   private askedProvider: TokenProvider | undefined;
+  /** Own messages whose failure was said. */
+  private readonly saidFailed = new Set<string>();
   /** Messages written here whose live-chat-message has fired (send() fires it if a switch got in the way). */
   private readonly heardOwn = new Set<string>();
   /** The server URL and conversation the running client was started for. */
@@ -316,7 +318,10 @@ export class LiveChatElement extends LitElement {
     if (this.chat.client) {
       this.setTyping(false); // the other side must not see "typing" for good
       this.chat.stop(key !== this.chatKey);
+      const settled = this.lastSettled;
       this.statusChanged('idle');
+      // The same conversation tried again (Reconnect, a new token): its notice stays until that try settles.
+      if (key === this.chatKey) this.lastSettled = settled;
     }
     this.loaded = false;
     this.newsAfterSeq = undefined;
@@ -367,6 +372,8 @@ export class LiveChatElement extends LitElement {
     this.dividerSeq = this.readBefore = undefined;
     this.announceAfterSeq = Number.POSITIVE_INFINITY;
     this.toAnnounce = [];
+    this.announcement = []; // another conversation's words are not said again with this one's
+    this.announced++;
     this.pinned = true;
     this.windowStart = 0;
     this.windowEnd = undefined;
@@ -478,9 +485,12 @@ export class LiveChatElement extends LitElement {
     }
     const newest = this.chat.client?.highestSeq ?? 0;
     if (newest) this.newsAfterSeq = newest; // else the join says where news starts
-    this.seenSeq = Math.max(this.seenSeq, this.chat.client?.readSeq ?? 0);
-    this.readBefore = this.seenSeq;
+    // The client's read position, not seenSeq: a render of the cache before now may have moved that past the unread.
+    this.readBefore = this.chat.client?.readSeq ?? 0;
+    this.seenSeq = Math.max(this.seenSeq, this.readBefore);
+    this.dividerSeq = undefined; // a client started afresh (put back on the page, say) places it anew
     this.countUnread();
+    this.noteSeen();
   }
 
   private firstUnreadAfter(seq: number): number | undefined {
@@ -492,6 +502,7 @@ export class LiveChatElement extends LitElement {
     this.newsAfterSeq = this.chat.client?.joinedAtSeq ?? this.chat.client?.highestSeq ?? 0;
     this.seenSeq = this.chat.client?.readSeq ?? 0; // the new store's, as the join reports it ('seen')
     this.announceAfterSeq = Number.POSITIVE_INFINITY; // until connected: the new store's page is not news
+    this.dividerSeq = this.readBefore = undefined; // positions in the old numbering
     this.countUnread();
   }
 
@@ -505,7 +516,10 @@ export class LiveChatElement extends LitElement {
       dispatch(this, 'live-chat-message', { message });
     }
     if (message.mine || message.seq === undefined) {
-      if (news) this.pinned = true; // your own message brings you to the bottom
+      if (news) {
+        this.pinned = true; // your own message brings you to the bottom
+        if (message.seq === undefined) this.dividerSeq = undefined; // and answers what was new
+      }
       return;
     }
     if (message.seq > this.announceAfterSeq) {
@@ -520,6 +534,9 @@ export class LiveChatElement extends LitElement {
 
   /** Said as a sighted reader sees "Not sent" by the message: the failure is otherwise silent. */
   private sendFailed(message: ClientMessage): void {
+    // Once: each new connection tries failed messages again, and one failing again is no news.
+    if (this.saidFailed.has(message.message_id)) return;
+    this.saidFailed.add(message.message_id);
     this.toAnnounce.push(`${this.strings.failed}: ${message.content.slice(0, 200)}`);
     this.requestUpdate();
   }
@@ -527,7 +544,7 @@ export class LiveChatElement extends LitElement {
   private serverRefused(error: ClientError): void {
     // The server takes no more messages for a while: the reader is told why theirs wait, until none does.
     if (error.code === ErrorCode.RATE_LIMITED) this.slowDown = true;
-    dispatch(this, 'live-chat-error', { code: error.code, message: error.message });
+    dispatch(this, 'live-chat-error', { code: error.code, message: error.message, ...(error.message_id ? { message_id: error.message_id } : {}) });
   }
 
   /** Read up to `seq` in another tab or on another device (or here, which changes nothing): not unread here either. */
@@ -563,7 +580,8 @@ export class LiveChatElement extends LitElement {
 
   /** What is on screen at the bottom of an open panel in a visible page has been seen: mark it read. */
   private noteSeen(): void {
-    if (!this.isOpen || !this.pinned || document.visibilityState !== 'visible') return;
+    // Not before the cache is in (chatReady): the client could not send the read position yet, and the divider needs the old one.
+    if (!this.loaded || !this.isOpen || !this.pinned || document.visibilityState !== 'visible') return;
     const newest = this.chat.messages.filter((m) => !m.mine && m.seq !== undefined).at(-1);
     if (!newest || newest.seq! <= this.seenSeq) return;
     this.seenSeq = newest.seq!;
@@ -795,7 +813,7 @@ export class LiveChatElement extends LitElement {
 
   /** Outside the panel: a message that arrives while it is closed is said too (the badge tells a sighted reader). */
   private renderAnnouncer(): TemplateResult {
-    return html`<div class="visually-hidden" role="status" aria-live="polite">${keyed(this.announced, this.announcement.map((text) => html`<p>${text}</p>`)) /* a node for each: the same words twice are still said twice */}</div>`;
+    return html`<div class="visually-hidden" role="log" aria-live="polite">${keyed(this.announced, this.announcement.map((text) => html`<p>${text}</p>`)) /* a node for each: the same words twice are still said twice */}</div>`;
   }
 
   private renderPanel(s: Strings, inline: boolean): TemplateResult {
@@ -875,10 +893,10 @@ export class LiveChatElement extends LitElement {
       html`<div class="notice" part="notice" role="alert"><span>${text}</span>${action ? html`<button type="button" @click=${() => this.reconnect()}>${action}</button>` : nothing}</div>`;
     if (this.offline) return notice(s.offline, s.reconnect); // the browser's word on the network can be wrong
     // Stopped or expired, or trying again from there (the user's reconnect, a send): the same notice until it works or is refused again.
-    const settled = TRYING.includes(state) ? this.lastSettled : state;
+    const settled = TRYING.includes(state) || state === 'idle' ? this.lastSettled : state;
     if (settled === 'stopped') return notice(s.stopped, s.reconnect);
     if (settled === 'auth-failed') return notice(s.expired, s.reconnect);
-    if (state === 'replaced') return notice(s.replaced, s.useHere);
+    if (settled === 'replaced') return notice(s.replaced, s.useHere);
     if (this.slowDown && state === 'connected') return notice(s.slowDown);
     if (!this.chat.persistent) return notice(s.storage);
     return nothing;

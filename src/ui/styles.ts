@@ -262,6 +262,7 @@ export const styles = css`
   }
 
   .messages {
+    position: relative; /* its visually hidden parts stay inside its clipping */
     flex: 1;
     min-height: 0;
     overflow-y: auto;

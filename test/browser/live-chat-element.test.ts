@@ -2,7 +2,7 @@
 // hostile text, keyboard use and accessibility (axe) in its states.
 import { expect, fixture, html, oneEvent } from '@open-wc/testing';
 import { sendKeys, setViewport } from '@web/test-runner-commands';
-import { LiveChatClient } from '../../src/client/index.js';
+import { LiveChatClient, NoToken } from '../../src/client/index.js';
 import { defineLiveChat } from '../../src/ui/define.js';
 import type { LiveChatElement } from '../../src/ui/live-chat-element.js';
 import { connectSameDevice, makeToken, signalServer, sleep, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
@@ -637,10 +637,13 @@ describe('<live-chat>', () => {
     };
     try {
       const { el } = await visitorElement({ mode: 'inline' });
-      await el.send('refused once');
+      const errors: { code: number; message_id?: string }[] = [];
+      el.addEventListener('live-chat-error', (e) => errors.push({ code: e.detail.code, message_id: e.detail.message_id }));
+      const sent = await el.send('refused once');
       await waitFor(() => $(el, '.retry'), 'the Retry button');
       // What a sighted reader sees ("Not sent") is said too.
       await waitFor(() => $(el, '[aria-live="polite"]')!.textContent === 'Not sent: refused once', 'the failure announced');
+      expect(errors, 'the page hears which message').to.deep.equal([{ code: 4000, message_id: sent.message_id }]);
       $<HTMLButtonElement>(el, '.retry')!.focus();
       await sendKeys({ press: 'Enter' });
       await waitFor(() => !$(el, '.retry') && $(el, '.group.own .meta span')?.textContent === 'Sent', 'sent on the retry');
@@ -717,6 +720,27 @@ describe('<live-chat>', () => {
       watcher.disconnect();
       expect(notice(el) === shown, 'the same alert').to.equal(true);
       expect(removed.includes(shown), 'never taken away').to.equal(false);
+    });
+
+    it('no token to be had (a provider saying so, after a moment): session expired; Reconnect keeps the same alert (not taken away and said anew)', async () => {
+      const signedOut = () => sleep(100).then(() => Promise.reject(new NoToken('signed out')));
+      const el = await fixture<LiveChatElement>(html`<live-chat mode="inline" server-url=${server.wsUrl} .tokenProvider=${signedOut}></live-chat>`);
+      await waitFor(() => el.status === 'auth-failed', 'auth-failed');
+      await el.updateComplete;
+      const shown = notice(el)!;
+      expect(shown.textContent).to.contain('Your session has expired.');
+      const removed: Node[] = [];
+      const watcher = new MutationObserver((records) => records.forEach((r) => removed.push(...r.removedNodes)));
+      watcher.observe(el.shadowRoot!, { childList: true, subtree: true });
+      const statuses: string[] = [];
+      el.addEventListener('live-chat-status', (e) => statuses.push(e.detail.status));
+      shown.querySelector('button')!.click();
+      el.requestUpdate(); // anything rendering while the provider is asked (a message, typing)
+      await el.updateComplete;
+      await waitFor(() => statuses.length >= 2 && el.status === 'auth-failed', () => `tried again and refused, statuses ${statuses.join()}`);
+      await el.updateComplete;
+      watcher.disconnect();
+      expect(notice(el) === shown && !removed.includes(shown), 'the same alert all along').to.equal(true);
     });
 
     it('replaced by another window: says so, offers "Use here", passes axe', async () => {

@@ -229,6 +229,38 @@ describe('<live-chat> on a page', () => {
     expect(after.shadowRoot!.querySelectorAll('.divider').length).to.equal(1);
   });
 
+  it('an inline view whose cache holds messages not yet read (heard by another tab) shows the divider above the first of them', async () => {
+    const visitorId = uniqueId('v');
+    const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
+    const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: visitorId }) });
+    cleanup.push(() => visitor.close());
+    await visitor.send('read before');
+    const before = element({ token: agentToken, 'conversation-id': visitorId });
+    document.body.append(before);
+    await waitFor(() => texts(before).length === 1 && before.status === 'connected', 'the agent read the first');
+    await waitFor(() => visitor.messages.some((m) => m.status === 'read'), 'the read receipt stored');
+    before.remove();
+    // Another tab of the agent's (a client, no view) hears two more and keeps them in the shared cache, unread.
+    const otherTab = new LiveChatClient({ url: server.wsUrl, token: agentToken, conversationId: visitorId });
+    await waitForState(otherTab, 'connected');
+    await visitor.send('heard elsewhere 1');
+    await visitor.send('heard elsewhere 2');
+    await waitFor(() => storedContents(otherTab).length === 3, 'cached by the other tab');
+    await sleep(100); // its cache writes land
+    otherTab.close();
+
+    const after = element({ token: agentToken, 'conversation-id': visitorId });
+    document.body.append(after);
+    await waitFor(() => texts(after).length === 3 && after.status === 'connected', 'all three shown');
+    await after.updateComplete;
+    const list = [...after.shadowRoot!.querySelectorAll('.divider, .bubble')].map((n) => (n.classList.contains('divider') ? '--' : n.textContent));
+    expect(list).to.deep.equal(['read before', '--', 'heard elsewhere 1', 'heard elsewhere 2']);
+    // Replying answers what was new: the divider goes.
+    await after.send('a reply');
+    await waitFor(() => texts(after).length === 4, 'the reply');
+    expect(after.shadowRoot!.querySelector('.divider')).to.equal(null);
+  });
+
   it('open from the start: live-chat-open fires; a message arriving at the bottom of the open panel is never counted unread', async () => {
     const visitorId = uniqueId('v');
     const agent = await agentFor(visitorId);
