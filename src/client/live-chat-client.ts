@@ -77,6 +77,8 @@ export class LiveChatClient {
   private readonly listeners = new Map<keyof ClientEvents, Set<Listener<never>>>();
   private readonly options: LiveChatClientOptions;
   private readonly timing: ClientTiming;
+  /** The last read position asked for while this tab held no socket. */
+  private readWanted: { id: string; seq: number } | undefined;
   private conversation!: Conversation;
   private store!: ChatStore;
   private tokens!: TokenSource;
@@ -209,8 +211,10 @@ export class LiveChatClient {
     if (this.closed) return;
     const newest = this.messages.filter((m) => !m.mine && m.seq !== undefined).at(-1);
     if (!newest) return;
-    if (this.engine) this.engine.markRead(newest.message_id, newest.seq!);
-    else void this.call('read', { message_id: newest.message_id, seq: newest.seq });
+    if (this.engine) return this.engine.markRead(newest.message_id, newest.seq!);
+    // Kept too: no tab may hold the socket yet (this one is still starting), and the one that comes to hold it says it.
+    this.readWanted = { id: newest.message_id, seq: newest.seq! };
+    void this.call('read', { message_id: newest.message_id, seq: newest.seq });
   }
 
   /** Loads the page before the oldest message held; resolves whether older ones remain. */
@@ -414,6 +418,7 @@ export class LiveChatClient {
           WebSocket: this.options.WebSocket ?? WebSocket,
         });
         this.engine = engine;
+        if (this.readWanted) engine.markRead(this.readWanted.id, this.readWanted.seq);
         // What a holding tab that went away had on the wire is on none now: it waits, here, for this socket.
         this.changed(this.conversation.unsent().map((m) => (m.status === 'sending' ? this.conversation.setPendingStatus(m.message_id, 'queued') : undefined)));
         engine.start();

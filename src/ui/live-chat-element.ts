@@ -268,8 +268,8 @@ export class LiveChatElement extends LitElement {
     if (this.slowDown && !this.waitingToSend) this.slowDown = false; // one notice while they wait, not one a refusal
     if (this.toAnnounce.length) {
       // Added after what the region holds, not in its place: messages a moment apart are each said, in order.
-      // Past five, a fresh region with only the latest: a flood is not read out whole.
-      const kept = this.announcement.length + this.toAnnounce.length > 5 ? [] : this.announcement;
+      // A fresh region only when it is full: one started while the last added has not been shown yet would lose it.
+      const kept = this.announcement.length + this.toAnnounce.length > 20 ? [] : this.announcement;
       if (!kept.length) this.announced++;
       this.announcement = [...kept, ...this.toAnnounce.slice(-5)];
       this.toAnnounce = [];
@@ -530,6 +530,12 @@ export class LiveChatElement extends LitElement {
     }
     this.noteSeen(); // read at once when the reader is at the bottom of the open panel: never counted unread
     this.countUnread();
+  }
+
+  /** The user's Retry: failing again then is news again. */
+  private retry(messageId: string): void {
+    this.saidFailed.delete(messageId);
+    void this.chat.client?.retry(messageId);
   }
 
   /** Said as a sighted reader sees "Not sent" by the message: the failure is otherwise silent. */
@@ -947,7 +953,7 @@ export class LiveChatElement extends LitElement {
           (m) => html`<div class="bubble ${m.seq === undefined ? 'pending' : ''}" part="message" dir="auto" data-id=${m.message_id}>${linkify(m.content).map((part) =>
             part.href ? html`<a href=${part.href} target="_blank" rel="noopener noreferrer">${part.text}</a>` : part.text,
           )}</div>${m.status === 'failed'
-            ? html`<div class="meta"><span class="failed">${s.failed}</span><button class="retry" type="button" @click=${() => this.chat.client?.retry(m.message_id)}>${s.retry}</button></div>`
+            ? html`<div class="meta"><span class="failed">${s.failed}</span><button class="retry" type="button" @click=${() => this.retry(m.message_id)}>${s.retry}</button></div>`
             : nothing}`,
         )}
         <div class="meta">

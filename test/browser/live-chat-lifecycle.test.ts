@@ -261,6 +261,33 @@ describe('<live-chat> on a page', () => {
     expect(after.shadowRoot!.querySelector('.divider')).to.equal(null);
   });
 
+  it('opened from the start after a reload, messages cached unread are marked read (the receipt goes out) and not unread again on the next load', async () => {
+    const visitorId = uniqueId('v');
+    const token = await makeToken({ sub: visitorId });
+    const agent = await agentFor(visitorId);
+    const closed = element({ token, mode: 'launcher' });
+    const unread = heard(closed, 'live-chat-unread');
+    document.body.append(closed);
+    await waitFor(() => closed.status === 'connected', 'connected');
+    await agent.send('while closed 1');
+    await agent.send('while closed 2');
+    await waitFor(() => unread.at(-1)?.count === 2, 'two unread, in the cache');
+    closed.remove();
+
+    const opened = element({ token, mode: 'launcher', open: '' });
+    document.body.append(opened);
+    await waitFor(() => opened.status === 'connected', 'connected, open');
+    await waitFor(() => agent.messages.every((m) => m.status === 'read'), 'the read receipt at the agent', 5000);
+    opened.remove();
+
+    const again = element({ token, mode: 'launcher' });
+    const unreadAgain = heard(again, 'live-chat-unread');
+    document.body.append(again);
+    await waitFor(() => again.status === 'connected', 'connected again');
+    await sleep(300);
+    expect(unreadAgain.filter((u) => u.count > 0)).to.deep.equal([]);
+  });
+
   it('open from the start: live-chat-open fires; a message arriving at the bottom of the open panel is never counted unread', async () => {
     const visitorId = uniqueId('v');
     const agent = await agentFor(visitorId);
