@@ -44,6 +44,24 @@ describe('LiveChatClient across tabs', () => {
     return { visitorId, agent, tabs: opened };
   }
 
+  /** The real cache of `visitorId`'s tabs, whose message writes wait while the gate is closed; close() returns what opens it. */
+  async function gatedStore(visitorId: string) {
+    let gate: Promise<void> | undefined;
+    const inner = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
+    const store: ChatStore = Object.assign(Object.create(inner) as ChatStore, {
+      putMessages: async (messages: Parameters<ChatStore['putMessages']>[0]) => {
+        await gate;
+        return inner.putMessages(messages);
+      },
+    });
+    const close = () => {
+      let open!: () => void;
+      gate = new Promise<void>((resolve) => (open = resolve));
+      return open;
+    };
+    return { store, close };
+  }
+
   const holders = (list: Tab[]) => Promise.all(list.map((t) => t.eval<boolean>('return client.holdsConnection')));
   const contents = (tab: Tab) => tab.eval<string[]>("return client.messages.filter((m) => m.seq !== undefined).map((m) => m.content)");
 
@@ -167,19 +185,11 @@ describe('LiveChatClient across tabs', () => {
     const token = await makeToken({ sub: visitorId });
     const agent = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), conversationId: visitorId });
     // The holder's cache writes wait at a gate: the news is heard and told before it is in the store.
-    let gate: Promise<void> | undefined;
-    let openGate!: () => void;
-    const inner = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
-    const slowStore: ChatStore = Object.assign(Object.create(inner) as ChatStore, {
-      putMessages: async (messages: Parameters<ChatStore['putMessages']>[0]) => {
-        await gate;
-        return inner.putMessages(messages);
-      },
-    });
-    const holder = new LiveChatClient({ url: server.wsUrl, token, store: slowStore });
+    const gated = await gatedStore(visitorId);
+    const holder = new LiveChatClient({ url: server.wsUrl, token, store: gated.store });
     clients.push(agent, holder);
     await Promise.all([waitForState(agent, 'connected'), waitForState(holder, 'connected')]);
-    gate = new Promise<void>((resolve) => (openGate = resolve));
+    const openGate = gated.close();
     await agent.send('heard before it was stored');
     await waitFor(() => storedContents(holder).length === 1, 'the news at the holder');
     await sleep(50); // whatever the holder told the tabs has gone out
@@ -194,15 +204,8 @@ describe('LiveChatClient across tabs', () => {
   it('the holding tab closed right after an ack, before its cache write landed: the other tabs still show the message as sent', async () => {
     const visitorId = uniqueId('v');
     const token = await makeToken({ sub: visitorId });
-    let gate: Promise<void> | undefined;
-    const inner = await IdbChatStore.open(`live-chat:${visitorId}@${new URL(server.wsUrl).host}`);
-    const slowStore: ChatStore = Object.assign(Object.create(inner) as ChatStore, {
-      putMessages: async (messages: Parameters<ChatStore['putMessages']>[0]) => {
-        await gate;
-        return inner.putMessages(messages);
-      },
-    });
-    const holder = new LiveChatClient({ url: server.wsUrl, token, store: slowStore });
+    const gated = await gatedStore(visitorId);
+    const holder = new LiveChatClient({ url: server.wsUrl, token, store: gated.store });
     clients.push(holder);
     await waitForState(holder, 'connected');
     class Unreachable extends WebSocket {
@@ -213,7 +216,7 @@ describe('LiveChatClient across tabs', () => {
     const other = new LiveChatClient({ url: server.wsUrl, token, WebSocket: Unreachable });
     clients.push(other);
     await other.ready;
-    gate = new Promise<void>(() => undefined); // the holder's cache write never lands
+    gated.close(); // the holder's cache write never lands
     const message = await holder.send('acked just before the tab closed');
     holder.closeWhenSent();
     await waitFor(() => other.holdsConnection, 'the other tab to take the socket over');

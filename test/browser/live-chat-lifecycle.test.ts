@@ -202,7 +202,8 @@ describe('<live-chat> on a page', () => {
     expect(messages.map((m) => m.message.content)).to.deep.equal(['three']);
   });
 
-  it('an inline view coming up with messages that arrived while the reader was away shows the "new messages" divider above the first of them', async () => {
+  /** A visitor wrote one message, and an agent's inline view showed it (read, the receipt stored) and left the page. */
+  async function agentReadOne() {
     const visitorId = uniqueId('v');
     const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
     const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: visitorId }) });
@@ -213,6 +214,15 @@ describe('<live-chat> on a page', () => {
     await waitFor(() => texts(before).length === 1 && before.status === 'connected', 'the agent read the first');
     await waitFor(() => visitor.messages.some((m) => m.status === 'read'), 'the read receipt stored');
     before.remove();
+    return { visitorId, agentToken, visitor };
+  }
+
+  /** The list as shown: each message's text, '--' for the "new messages" divider. */
+  const dividerAndTexts = (el: LiveChatElement) =>
+    [...el.shadowRoot!.querySelectorAll('.divider, .bubble')].map((n) => (n.classList.contains('divider') ? '--' : n.textContent));
+
+  it('an inline view coming up with messages that arrived while the reader was away shows the "new messages" divider above the first of them', async () => {
+    const { visitorId, agentToken, visitor } = await agentReadOne();
     await visitor.send('while away 1');
     await visitor.send('while away 2');
     await waitFor(() => storedContents(visitor).length === 3, 'stored');
@@ -221,7 +231,7 @@ describe('<live-chat> on a page', () => {
     document.body.append(after);
     await waitFor(() => texts(after).length === 3 && after.status === 'connected', 'all three shown');
     await after.updateComplete;
-    const list = [...after.shadowRoot!.querySelectorAll('.divider, .bubble')].map((n) => (n.classList.contains('divider') ? '--' : n.textContent));
+    const list = dividerAndTexts(after);
     expect(list).to.deep.equal(['read before', '--', 'while away 1', 'while away 2']);
     // A message arriving while the reader is at the bottom adds no divider of its own.
     await visitor.send('live');
@@ -230,16 +240,7 @@ describe('<live-chat> on a page', () => {
   });
 
   it('an inline view whose cache holds messages not yet read (heard by another tab) shows the divider above the first of them', async () => {
-    const visitorId = uniqueId('v');
-    const agentToken = await makeToken({ sub: uniqueId('agent'), role: 'agent' });
-    const visitor = new LiveChatClient({ url: server.wsUrl, token: await makeToken({ sub: visitorId }) });
-    cleanup.push(() => visitor.close());
-    await visitor.send('read before');
-    const before = element({ token: agentToken, 'conversation-id': visitorId });
-    document.body.append(before);
-    await waitFor(() => texts(before).length === 1 && before.status === 'connected', 'the agent read the first');
-    await waitFor(() => visitor.messages.some((m) => m.status === 'read'), 'the read receipt stored');
-    before.remove();
+    const { visitorId, agentToken, visitor } = await agentReadOne();
     // Another tab of the agent's (a client, no view) hears two more and keeps them in the shared cache, unread.
     const otherTab = new LiveChatClient({ url: server.wsUrl, token: agentToken, conversationId: visitorId });
     await waitForState(otherTab, 'connected');
@@ -253,7 +254,7 @@ describe('<live-chat> on a page', () => {
     document.body.append(after);
     await waitFor(() => texts(after).length === 3 && after.status === 'connected', 'all three shown');
     await after.updateComplete;
-    const list = [...after.shadowRoot!.querySelectorAll('.divider, .bubble')].map((n) => (n.classList.contains('divider') ? '--' : n.textContent));
+    const list = dividerAndTexts(after);
     expect(list).to.deep.equal(['read before', '--', 'heard elsewhere 1', 'heard elsewhere 2']);
     // Replying answers what was new: the divider goes.
     await after.send('a reply');
