@@ -28,8 +28,8 @@ export interface EngineOptions {
   random: () => number;
   /**
    * Reports changes of the conversation (the client shows them and tells the other tabs). With `written`, the
-   * cache write that holds them: the other tabs are told once it has landed, since a tab opening meanwhile
-   * reads the cache and must find them there if it subscribed too late to hear of them.
+   * cache write that holds them: the other tabs are told again once it has landed, since a tab opening meanwhile
+   * reads the cache too early to find them and subscribes too late to hear the first telling.
    */
   changed: (changes: readonly (Change | undefined)[], written?: Promise<unknown>) => void;
   emit: Emit;

@@ -4,7 +4,7 @@ import { expect } from '@open-wc/testing';
 import { LiveChatClient, type ClientMessage, type LiveChatClientOptions } from '../../src/client/index.js';
 import { IdbChatStore } from '../../src/outbox/index.js';
 import { clientFrame, newMessageId } from '../../src/protocol/index.js';
-import { makeToken, record, signalServer, sleep, startChatServer, storedContents, trackedWebSocket, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+import { filteringIncoming, makeToken, record, signalServer, sleep, startChatServer, storedContents, trackedWebSocket, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 describe('LiveChatClient lifecycle', () => {
   let server: ServerInfo;
@@ -263,14 +263,11 @@ describe('LiveChatClient lifecycle', () => {
 
   it("works with a server whose history after a join carries no envelope message_id (the contract ties only a history request's answer by id)", async () => {
     // The real server, its join replays stripped of the id this server adds as a choice of its own.
-    class Plain extends WebSocket {
-      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
-        super.onmessage = handler && ((event: MessageEvent) => {
-          const frame = JSON.parse(event.data as string) as { type: string; message_id?: string; payload: { messages?: unknown[] } };
-          if (frame.type === 'history' && joinIds.has(frame.message_id ?? '')) delete frame.message_id;
-          handler(new MessageEvent('message', { data: JSON.stringify(frame) }));
-        });
-      }
+    class Plain extends filteringIncoming((event, deliver) => {
+      const frame = JSON.parse(event.data as string) as { type: string; message_id?: string; payload: { messages?: unknown[] } };
+      if (frame.type === 'history' && joinIds.has(frame.message_id ?? '')) delete frame.message_id;
+      deliver(new MessageEvent('message', { data: JSON.stringify(frame) }));
+    }) {
       override send(data: string): void {
         const frame = JSON.parse(data) as { type: string; message_id?: string };
         if (frame.type === 'join_room') joinIds.add(frame.message_id!);

@@ -12,6 +12,7 @@ import {
   startChatServer,
   stopChatServer,
   storedContents,
+  filteringIncoming,
   trackedWebSocket,
   uniqueId,
   waitFor,
@@ -229,19 +230,10 @@ describe('LiveChatClient reconnecting', () => {
 
   it('a frame of a kind this client does not know (a newer server) arriving during the join is reported, and the join goes on', async () => {
     const { WebSocket: Tracked, sockets } = trackedWebSocket();
-    class Newer extends Tracked {
-      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
-        super.onmessage =
-          handler &&
-          ((event: MessageEvent) => {
-            if (String(event.data).includes('"type":"history"')) handler(new MessageEvent('message', { data: JSON.stringify({ type: 'presence', payload: { online: true }, timestamp: new Date().toISOString() }) }));
-            handler(event);
-          });
-      }
-      override get onmessage() {
-        return super.onmessage;
-      }
-    }
+    const Newer = filteringIncoming((event, deliver) => {
+      if (String(event.data).includes('"type":"history"')) deliver(new MessageEvent('message', { data: JSON.stringify({ type: 'presence', payload: { online: true }, timestamp: new Date().toISOString() }) }));
+      deliver(event);
+    }, Tracked);
     const client = open({ token: await makeToken({ sub: uniqueId('v') }), WebSocket: Newer });
     const errors = record(client, 'error');
     await waitForState(client, 'connected', 3000);
@@ -254,29 +246,20 @@ describe('LiveChatClient reconnecting', () => {
     let holdHistory = false;
     let held: (() => void) | undefined;
     const { WebSocket: Tracked, sockets } = trackedWebSocket();
-    class Late extends Tracked {
-      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
-        super.onmessage =
-          handler &&
-          ((event: MessageEvent) => {
-            const text = String(event.data);
-            if (holdHistory && text.includes('"type":"history"')) {
-              holdHistory = false;
-              held = () => handler(event);
-              return;
-            }
-            handler(event);
-            if (held && text.includes('"type":"new_message"')) {
-              const history = held;
-              held = undefined;
-              history();
-            }
-          });
+    const Late = filteringIncoming((event, deliver) => {
+      const text = String(event.data);
+      if (holdHistory && text.includes('"type":"history"')) {
+        holdHistory = false;
+        held = () => deliver(event);
+        return;
       }
-      override get onmessage() {
-        return super.onmessage;
+      deliver(event);
+      if (held && text.includes('"type":"new_message"')) {
+        const history = held;
+        held = undefined;
+        history();
       }
-    }
+    }, Tracked);
     const client = open({ token: await makeToken({ sub: conv }), WebSocket: Late });
     await waitForState(client, 'connected');
     for (const text of ['one', 'two', 'three']) await client.send(text);
@@ -296,15 +279,8 @@ describe('LiveChatClient reconnecting', () => {
 
   it("a join whose history the client cannot read is given up and tried again, not left 'joining' for good", async () => {
     let spoiled = 0;
-    class Spoiling extends WebSocket {
-      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
-        // The first history this client gets arrives unreadable (as one over the client's frame limit would).
-        super.onmessage = handler && ((event: MessageEvent) => handler(String(event.data).includes('"type":"history"') && !spoiled++ ? new MessageEvent('message', { data: '{"type":"history"' }) : event));
-      }
-      override get onmessage() {
-        return super.onmessage;
-      }
-    }
+    // The first history this client gets arrives unreadable (as one over the client's frame limit would).
+    const Spoiling = filteringIncoming((event, deliver) => deliver(String(event.data).includes('"type":"history"') && !spoiled++ ? new MessageEvent('message', { data: '{"type":"history"' }) : event));
     const client = open({ token: await makeToken({ sub: uniqueId('v') }), WebSocket: Spoiling });
     await waitForState(client, 'connected', 3000);
     expect(spoiled).to.be.greaterThan(1);
@@ -473,14 +449,10 @@ describe('LiveChatClient reconnecting', () => {
   it('gives up a socket whose auth is never answered (the server answers pings, not the auth) and tries again', async () => {
     let swallowed = 0;
     // The server's first auth answers do not reach the client (a server stuck on its key set, say); its pongs do.
-    class Unanswered extends WebSocket {
-      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
-        super.onmessage = handler && ((event: MessageEvent) => {
-          if ((JSON.parse(event.data as string) as { type: string }).type === 'auth' && swallowed < 2) return void swallowed++;
-          handler(event);
-        });
-      }
-    }
+    const Unanswered = filteringIncoming((event, deliver) => {
+      if ((JSON.parse(event.data as string) as { type: string }).type === 'auth' && swallowed < 2) return void swallowed++;
+      deliver(event);
+    });
     const timing = { reconnectDelaysMs: SCHEDULE, openTimeoutMs: 300, pingAfterMs: 100, pongTimeoutMs: 300, heartbeatTickMs: 50 };
     const client = open({ token: await makeToken({ sub: uniqueId('v') }), timing, WebSocket: Unanswered });
     const states = record(client, 'state');

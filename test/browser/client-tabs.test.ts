@@ -4,7 +4,7 @@
 import { expect } from '@open-wc/testing';
 import { LiveChatClient } from '../../src/client/index.js';
 import { IdbChatStore, type ChatStore } from '../../src/outbox/index.js';
-import { makeToken, serverMetrics, sleep, startChatServer, stopChatServer, storedContents, Tab, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+import { filteringIncoming, makeToken, serverMetrics, sleep, startChatServer, stopChatServer, storedContents, Tab, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 /** Connections the server holds open, read from its metrics. */
 async function openConnections(server: ServerInfo): Promise<number> {
@@ -270,15 +270,8 @@ describe('LiveChatClient across tabs', () => {
     for (let i = 1; i <= 110; i++) await agent.send(`m${i}`);
     await waitFor(() => storedContents(agent).length === 110, 'the first 110 stored', 15_000);
     let deaf = false;
-    class Deafening extends WebSocket {
-      override set onmessage(handler: ((event: MessageEvent) => void) | null) {
-        // A link that carries nothing in: the holder hears none of what is written meanwhile.
-        super.onmessage = handler && ((event: MessageEvent) => (deaf && String(event.data).includes('"type":"new_message"') ? undefined : handler(event)));
-      }
-      override get onmessage() {
-        return super.onmessage;
-      }
-    }
+    // A link that carries nothing in: the holder hears none of what is written meanwhile.
+    const Deafening = filteringIncoming((event, deliver) => (deaf && String(event.data).includes('"type":"new_message"') ? undefined : deliver(event)));
     // Two tabs of a first visit, opened at once: neither has anything kept yet.
     const token = await makeToken({ sub: visitorId });
     const pair = [0, 1].map(() => new LiveChatClient({ url: server.wsUrl, token, WebSocket: Deafening }));

@@ -82,6 +82,21 @@ export function trackedWebSocket(): { WebSocket: typeof WebSocket; sockets: WebS
   return { WebSocket: Tracked, sockets };
 }
 
+/**
+ * A WebSocket class (on `base`) whose incoming frames go through `filter` on their way to the
+ * client: it hands each on with `deliver`, changed, held back, with others, or not at all.
+ */
+export function filteringIncoming(filter: (event: MessageEvent, deliver: (event: MessageEvent) => void) => void, base: typeof WebSocket = WebSocket): typeof WebSocket {
+  return class extends base {
+    override set onmessage(handler: ((event: MessageEvent) => void) | null) {
+      super.onmessage = handler && ((event: MessageEvent) => filter(event, handler));
+    }
+    override get onmessage() {
+      return super.onmessage;
+    }
+  };
+}
+
 /** Every event of one type a client emits, in order, with the time it came. */
 export function record<K extends keyof ClientEvents>(client: LiveChatClient, type: K): { at: number; detail: ClientEvents[K] }[] {
   const seen: { at: number; detail: ClientEvents[K] }[] = [];

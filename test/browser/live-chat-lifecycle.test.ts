@@ -217,6 +217,15 @@ describe('<live-chat> on a page', () => {
     return { visitorId, agentToken, visitor };
   }
 
+  /** The agent's inline view put on the page again; resolves once it is connected and shows the conversation's three messages. */
+  async function agentViewOfThree(visitorId: string, agentToken: string): Promise<LiveChatElement> {
+    const view = element({ token: agentToken, 'conversation-id': visitorId });
+    document.body.append(view);
+    await waitFor(() => texts(view).length === 3 && view.status === 'connected', 'all three shown');
+    await view.updateComplete;
+    return view;
+  }
+
   /** The list as shown: each message's text, '--' for the "new messages" divider. */
   const dividerAndTexts = (el: LiveChatElement) =>
     [...el.shadowRoot!.querySelectorAll('.divider, .bubble')].map((n) => (n.classList.contains('divider') ? '--' : n.textContent));
@@ -227,10 +236,7 @@ describe('<live-chat> on a page', () => {
     await visitor.send('while away 2');
     await waitFor(() => storedContents(visitor).length === 3, 'stored');
 
-    const after = element({ token: agentToken, 'conversation-id': visitorId });
-    document.body.append(after);
-    await waitFor(() => texts(after).length === 3 && after.status === 'connected', 'all three shown');
-    await after.updateComplete;
+    const after = await agentViewOfThree(visitorId, agentToken);
     const list = dividerAndTexts(after);
     expect(list).to.deep.equal(['read before', '--', 'while away 1', 'while away 2']);
     // A message arriving while the reader is at the bottom adds no divider of its own.
@@ -250,10 +256,7 @@ describe('<live-chat> on a page', () => {
     await sleep(100); // its cache writes land
     otherTab.close();
 
-    const after = element({ token: agentToken, 'conversation-id': visitorId });
-    document.body.append(after);
-    await waitFor(() => texts(after).length === 3 && after.status === 'connected', 'all three shown');
-    await after.updateComplete;
+    const after = await agentViewOfThree(visitorId, agentToken);
     const list = dividerAndTexts(after);
     expect(list).to.deep.equal(['read before', '--', 'heard elsewhere 1', 'heard elsewhere 2']);
     // Replying answers what was new: the divider goes.
