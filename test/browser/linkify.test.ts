@@ -33,11 +33,11 @@ describe('linkify', () => {
     expect(links('см. https://пример.рф/путь')).to.deep.equal(['https://пример.рф/путь']);
   });
 
-  it('takes time in proportion to the text, whatever it holds (every render links every message shown)', () => {
-    const hostile = [`https://a/${')'.repeat(3990)}`, `https://a/${'.'.repeat(2660)}x${')'.repeat(1329)}`, `https://${'a'.repeat(3990)}`];
-    const started = performance.now();
-    for (const text of hostile) for (let i = 0; i < 50; i++) linkify(text);
-    expect(performance.now() - started).to.be.below(1000); // linear: a few ms; the quadratic trim took seconds
+  // How long these take as they grow is `npm run bench:linkify` (the trim was once quadratic).
+  it('trims a link built to be slow to trim (thousands of unopened brackets and dots) to what it holds', () => {
+    expect(links(`https://a/${')'.repeat(3990)}`)).to.deep.equal(['https://a/']);
+    expect(links(`https://a/${'.'.repeat(2660)}x${')'.repeat(1329)}`)).to.deep.equal([`https://a/${'.'.repeat(2660)}x`]);
+    expect(links(`https://${'a'.repeat(3990)}`)).to.deep.equal([`https://${'a'.repeat(3990)}`]);
   });
 
   it('makes no link of a scheme with nothing after it', () => {
