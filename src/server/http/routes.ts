@@ -31,12 +31,17 @@ export function createRequestHandler(hub: Hub) {
   };
 }
 
+/**
+ * What is wrong, in words fit for anyone who can reach the port: the store's own error (which can
+ * name hosts, users and paths behind the server) goes to the log, not into the answer.
+ */
 async function healthProblems(hub: Hub): Promise<string[]> {
   const problems: string[] = [];
   try {
     await hub.store.check();
   } catch (error) {
-    problems.push(`store: ${error instanceof Error ? error.message : String(error)}`);
+    hub.log.warn({ err: error }, 'health check: the store does not take a write');
+    problems.push('store: not taking writes');
   }
   if (!(await hub.bus.healthy())) problems.push('bus: not connected');
   return problems;
