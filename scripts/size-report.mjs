@@ -2,7 +2,8 @@
 // again into a temporary folder with a source map, gives each stretch of the minified output to
 // the source it came from, and prints raw and gzip bytes per part (gzip of a part alone is an
 // estimate: parts compress a little better together). Then builds the bundle once more with
-// server-frame validation cut out, which shows what the rest weighs on its own.
+// server-frame validation cut out, which shows what the rest weighs on its own, and once with
+// English alone, which shows what the other four languages weigh.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -59,6 +60,16 @@ try {
   };
   const bare = readFileSync(await bundle(join(out, 'bare'), [noValidation]), 'utf8');
   console.log(`\nwithout validation       ${kib(bare.length)} raw  ${kib(gzip(bare))} gzip  (server frames taken as JSON.parse gives them)`);
+
+  // Every language but English made English: what the four others weigh, were they loaded on demand.
+  const englishOnly = {
+    name: 'english-only',
+    enforce: 'pre',
+    transform: (code, id) => (id.endsWith('/src/ui/i18n.ts') ? code.replace(/^const (\w+): Strings = \{.*?^\};$/gms, 'const $1: Strings = en;') : undefined),
+  };
+  const english = readFileSync(await bundle(join(out, 'english'), [englishOnly]), 'utf8');
+  if (english.length >= code.length) throw new Error('english-only: src/ui/i18n.ts no longer declares its languages as `const xx: Strings = {…};`');
+  console.log(`English only             ${kib(english.length)} raw  ${kib(gzip(english))} gzip  (ja, th, zh-TW and id left out)`);
 } finally {
   rmSync(out, { recursive: true, force: true });
 }
