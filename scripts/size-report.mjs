@@ -3,8 +3,9 @@
 // the source it came from, and prints raw and gzip bytes per part (gzip of a part alone is an
 // estimate: parts compress a little better together). Then builds the bundle once more with
 // server-frame validation cut out, which shows what the rest weighs on its own, and once with
-// English alone, which shows what the other four languages weigh.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// English alone, which shows what the other four languages weigh; last, Lit with and without
+// its reactive base.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -70,6 +71,28 @@ try {
   const english = readFileSync(await bundle(join(out, 'english'), [englishOnly]), 'utf8');
   if (english.length >= code.length) throw new Error('english-only: src/ui/i18n.ts no longer declares its languages as `const xx: Strings = {…};`');
   console.log(`English only             ${kib(english.length)} raw  ${kib(gzip(english))} gzip  (ja, th, zh-TW and id left out)`);
+
+  // Lit as the widget imports it, against lit-html alone (templates without LitElement's reactive
+  // base): what a hand-written element base would have to undercut.
+  const litAlone = async (name, source) => {
+    const dir = join(out, name);
+    // The entry is written in this project (not the temporary folder) so that 'lit' resolves from its node_modules.
+    const entry = resolve(`.size-${name}-entry.js`);
+    writeFileSync(entry, source);
+    try {
+      await build({
+        configFile: false,
+        logLevel: 'silent',
+        build: { outDir: dir, emptyOutDir: false, target: 'es2022', lib: { entry, formats: ['es'], fileName: () => 'out.js' } },
+      });
+    } finally {
+      rmSync(entry);
+    }
+    return gzip(readFileSync(join(dir, 'out.js'), 'utf8'));
+  };
+  const lit = await litAlone('lit', "export { LitElement, html, css, nothing } from 'lit'; export { keyed } from 'lit/directives/keyed.js';");
+  const litHtml = await litAlone('lit-html', "export { html, render, nothing } from 'lit-html'; export { keyed } from 'lit-html/directives/keyed.js';");
+  console.log(`\nLit as imported, alone    ${kib(lit)} gzip;  lit-html alone (no LitElement)  ${kib(litHtml)} gzip`);
 } finally {
   rmSync(out, { recursive: true, force: true });
 }
