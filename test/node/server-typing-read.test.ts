@@ -174,6 +174,21 @@ describe('server typing and read receipts', () => {
       assert.deepEqual(agent.log.filter(is.readAck()), [], 'nothing forwarded');
     });
 
+    it('a read receipt sent without an envelope message_id is answered with the id it carries (the message read), so its error can be tied to it', async () => {
+      const { conv, user, agent } = await pair();
+      const unknown = newMessageId();
+      user.markRead(unknown);
+      const bad = await user.next(is.error());
+      assert.equal(bad.payload.code, ErrorCode.BAD_REQUEST, JSON.stringify(bad));
+      assert.equal(bad.payload.message_id, unknown);
+      const ack = await agent.sendMessage(conv, 'hello');
+      const stranger = await connectAs(server.wsUrl, { sub: uniqueId('agent'), role: 'agent' });
+      stranger.markRead(ack.payload.message_id);
+      const notIn = await stranger.next(is.error());
+      assert.equal(notIn.payload.code, ErrorCode.NOT_IN_ROOM, JSON.stringify(notIn));
+      assert.equal(notIn.payload.message_id, ack.payload.message_id);
+    });
+
     it('a read receipt for a conversation not joined gets 4005', async () => {
       const { conv, agent } = await pair();
       const ack = await agent.sendMessage(conv, 'hello');

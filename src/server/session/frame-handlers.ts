@@ -205,15 +205,17 @@ async function typing(hub: Hub, connection: Connection, frame: ClientFrameOf<'ty
 async function markRead(hub: Hub, connection: Connection, frame: ClientFrameOf<'message_ack'>): Promise<void> {
   const userId = connection.identity!.userId;
   const readId = frame.payload.message_id;
+  // A receipt need not carry an envelope id; the id of the message it reads is then the one that ties an answer to it.
+  const answerId = frame.message_id ?? readId;
   try {
     const message = await hub.store.find(readId);
-    if (!message) return fail(connection, ErrorCode.BAD_REQUEST, `no message ${readId}`, frame.message_id);
+    if (!message) return fail(connection, ErrorCode.BAD_REQUEST, `no message ${readId}`, answerId);
     const { conversation_id, seq } = message;
-    if (!connection.isIn(conversation_id)) return notJoined(connection, conversation_id, frame.message_id);
+    if (!connection.isIn(conversation_id)) return notJoined(connection, conversation_id, answerId);
     if (!(await hub.store.markRead(conversation_id, userId, seq))) return; // not ahead of the stored position
     broadcast(hub, conversation_id, { kind: 'read', origin: connection.id, payload: { message_id: readId, status: 'read', user_id: userId, conversation_id, seq } });
   } catch (error) {
-    storeFailed(hub, connection, error, frame.message_id);
+    storeFailed(hub, connection, error, answerId);
   }
 }
 
