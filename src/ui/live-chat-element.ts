@@ -262,7 +262,8 @@ export class LiveChatElement extends LitElement {
   protected override willUpdate(changed: PropertyValues<this>): void {
     this.connectChat();
     if (changed.has('tokenProvider') && this.tokenProvider) this.providerChanged();
-    if (changed.has('opened') && changed.get('opened') !== undefined) this.openedChanged();
+    // Opened and closed again before this render (open(); close()), the panel never changed: no event.
+    if (changed.has('opened') && changed.get('opened') !== undefined && changed.get('opened') !== this.opened) this.openedChanged();
     this.noteSeen(); // here, not in updated(): the unread count it changes goes out in this render, not another
     this.rememberAnchor();
     if (this.slowDown && !this.waitingToSend) this.slowDown = false; // one notice while they wait, not one a refusal

@@ -124,6 +124,31 @@ describe('<live-chat>', () => {
     expect(el.hasAttribute('open')).to.equal(false);
   });
 
+  it('opening and closing again in one go fires nothing, since the panel never changed; each change on its own fires its event once', async () => {
+    const { el } = await visitorElement();
+    const heard: string[] = [];
+    el.addEventListener('live-chat-open', () => heard.push('open'));
+    el.addEventListener('live-chat-close', () => heard.push('close'));
+    el.open();
+    el.close();
+    await el.updateComplete;
+    el.toggle();
+    el.toggle();
+    await el.updateComplete;
+    expect(heard, 'closed, opened and closed again in one task').to.deep.equal([]);
+    expect($(el, '[role="dialog"]')).to.equal(null);
+    el.open();
+    await el.updateComplete;
+    el.close();
+    el.open();
+    await el.updateComplete;
+    expect(heard, 'open, then closed and opened again in one task').to.deep.equal(['open']);
+    expect($(el, '[role="dialog"]')).to.exist;
+    el.close();
+    await el.updateComplete;
+    expect(heard).to.deep.equal(['open', 'close']);
+  });
+
   it('inline mode: the panel fills its container without a launcher, as a region', async () => {
     const { el } = await visitorElement({ mode: 'inline' });
     expect($(el, '.launcher')).to.equal(null);
