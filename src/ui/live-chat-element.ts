@@ -36,6 +36,10 @@ function sameSubject(a: string | undefined, b: string): boolean {
   }
 }
 
+/** Resolves once the page has loaded, and the scripts its load event runs have run. */
+const pageLoaded = (): Promise<void> | void =>
+  document.readyState === 'complete' ? undefined : new Promise((done) => addEventListener('load', () => setTimeout(done), { once: true }));
+
 /**
  * `<live-chat>`: the embeddable chat widget.
  *
@@ -299,8 +303,10 @@ export class LiveChatElement extends LitElement {
     document.addEventListener('visibilitychange', this.visibilityChanged);
     window.addEventListener('online', this.wentOnline);
     this.connectChat();
-    // A page that left out server-url or the token hears why nothing connects; its script setting them in this same task is in time.
-    void this.updateComplete.then(() => {
+    // A page that left out server-url or the token hears why nothing connects. In time, and so not told: its
+    // script setting them in this same task, or, while the page loads, up to its load event (DOMContentLoaded
+    // listeners run after a deferred bundle has upgraded the element).
+    void this.updateComplete.then(pageLoaded).then(() => {
       if (!this.isConnected || this.chat.client) return;
       dispatch(this, 'live-chat-error', { code: 0, message: `live-chat needs ${this.serverUrl ? 'a token attribute or a tokenProvider' : 'a server-url attribute'}` });
     });

@@ -78,4 +78,16 @@ describe('dist/live-chat.js', () => {
       await tab.close();
     }
   });
+
+  it('says nothing is missing while the page is still loading: a tokenProvider set on DOMContentLoaded, after the deferred bundle ran, is in time', async () => {
+    const token = await makeToken({ sub: uniqueId('v') });
+    const tab = await Tab.open({ url: server.wsUrl, token, page: '/test/browser/fixtures/provider-on-load.html' });
+    try {
+      await waitFor(async () => (await tab.eval<string>("return document.getElementById('chat').status")) === 'connected', 'connected with the provider');
+      expect(await tab.eval<boolean>('return window.upgradedBeforeProvider'), 'the element was defined before the provider came').to.equal(true);
+      expect(await tab.eval<unknown[]>('return window.errors')).to.deep.equal([]);
+    } finally {
+      await tab.close();
+    }
+  });
 });
