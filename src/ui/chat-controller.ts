@@ -150,9 +150,12 @@ export class ChatController implements ReactiveController {
 
   hostDisconnected(): void {
     // Leaving the page stops reconnecting (a widget removed by a single-page app must not linger);
-    // the element starts a new client if it is put back.
-    if (!this.client) return;
-    this.stop();
-    this.on.status('idle');
+    // the element starts a new client if it is put back. Moved (taken out and put back in one go, as
+    // a framework may), it is back before this runs, and keeps its connection.
+    queueMicrotask(() => {
+      if (this.host.isConnected || !this.client) return;
+      this.stop();
+      this.on.status('idle');
+    });
   }
 }

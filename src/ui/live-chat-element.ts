@@ -297,6 +297,7 @@ export class LiveChatElement extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
+    this.requestUpdate(); // moved: the list is observed again in updated()
     window.visualViewport?.addEventListener('resize', this.viewportChanged);
     this.narrow ??= matchMedia('(max-width: 480px)');
     this.narrow.addEventListener('change', this.narrowChanged);
@@ -395,10 +396,13 @@ export class LiveChatElement extends LitElement {
 
   override disconnectedCallback(): void {
     this.setTyping(false);
-    super.disconnectedCallback(); // the controller closes the client
-    this.chatKey = undefined;
-    this.loaded = false;
-    this.newsAfterSeq = undefined;
+    super.disconnectedCallback(); // the controller closes the client, unless the element is back by then (moved)
+    queueMicrotask(() => {
+      if (this.isConnected) return;
+      this.chatKey = undefined;
+      this.loaded = false;
+      this.newsAfterSeq = undefined;
+    });
     window.visualViewport?.removeEventListener('resize', this.viewportChanged);
     this.listResized?.disconnect();
     this.observedList = null;

@@ -7,7 +7,7 @@ import { MemoryChatStore } from '../../src/outbox/index.js';
 import type { LiveChatEventDetails, LiveChatEventName } from '../../src/ui/events.js';
 import { defineLiveChat } from '../../src/ui/define.js';
 import type { LiveChatElement } from '../../src/ui/live-chat-element.js';
-import { makeToken, restartChatServer, sleep, startChatServer, stopChatServer, storedContents, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
+import { makeToken, restartChatServer, sleep, startChatServer, stopChatServer, storedContents, trackedWebSocket, uniqueId, waitFor, waitForState, type ServerInfo } from './harness.js';
 
 defineLiveChat();
 
@@ -77,20 +77,39 @@ describe('<live-chat> on a page', () => {
     document.body.append(el);
     await waitFor(() => el.status === 'connected', 'connected');
     el.remove();
+    await Promise.resolve(); // once the task that removed it is over: it may have been moved
     expect(statuses.at(-1)).to.deep.equal({ status: 'idle' });
+    expect(el.status).to.equal('idle');
     document.body.append(el);
     await waitFor(() => el.status === 'connected', 'connected again');
     expect(statuses.filter((s) => s.status === 'connected')).to.have.length(2);
     await el.send('after coming back');
     await waitFor(() => storedContents(agent).includes('after coming back'), 'delivery');
-    // Moved to another parent in one go: the same.
+  });
+
+  it('moved to another parent in one go (as a framework may), it keeps its connection: no status change, no new socket', async () => {
+    const visitorId = uniqueId('v');
+    const agent = await agentFor(visitorId);
+    const { WebSocket: Tracked, sockets } = trackedWebSocket();
+    const original = window.WebSocket;
+    window.WebSocket = Tracked;
+    cleanup.push(() => (window.WebSocket = original));
+    const el = element({ token: await makeToken({ sub: visitorId }) });
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected');
+    const opened = sockets.length;
+    const statuses = heard(el, 'live-chat-status');
     const box = document.createElement('div');
     document.body.append(box);
     cleanup.push(() => box.remove());
     box.append(el);
-    await waitFor(() => el.status === 'connected', 'connected after the move');
-    await el.send('after the move');
-    await waitFor(() => storedContents(agent).includes('after the move'), 'delivery after the move');
+    document.body.append(el); // and back
+    await el.send('after the moves');
+    await waitFor(() => storedContents(agent).includes('after the moves'), 'delivery after the moves');
+    await sleep(200);
+    expect(statuses).to.deep.equal([]);
+    expect(el.status).to.equal('connected');
+    expect(sockets.length, 'sockets opened since').to.equal(opened);
   });
 
   it('a tokenProvider set by a later script is asked once the token attribute\'s token is refused', async () => {
