@@ -32,6 +32,13 @@ function totalsReporter(file) {
   };
 }
 
+/** `/test/slow?ms=N` answers after N ms (10 s at most): a page resource that holds the page's load event back. */
+async function slowResource(context, next) {
+  if (context.path !== '/test/slow') return next();
+  await new Promise((resolve) => setTimeout(resolve, Math.min(Number(context.query.ms) || 0, 10_000)));
+  context.status = 204;
+}
+
 export default {
   files: ['test/browser/**/*.test.ts'],
   nodeResolve: true,
@@ -40,6 +47,7 @@ export default {
   browserStartTimeout: 60000,
   testsStartTimeout: 60000,
   testsFinishTimeout: 300000,
+  middleware: [slowResource],
   plugins: [esbuildPlugin({ ts: true, target: 'es2022', tsconfig: 'tsconfig.browser.json' }), liveChatCommands()],
   browsers: [
     chromeLauncher({

@@ -83,7 +83,8 @@ try {
       await build({
         configFile: false,
         logLevel: 'silent',
-        build: { outDir: dir, emptyOutDir: false, target: 'es2022', lib: { entry, formats: ['es'], fileName: () => 'out.js' } },
+        // Minified as the bundle is (a library build in ES format would keep its white space).
+        build: { outDir: dir, emptyOutDir: false, target: 'es2022', minify: true, lib: { entry, formats: ['iife'], name: 'Measured', fileName: () => 'out.js' } },
       });
     } finally {
       rmSync(entry);
@@ -91,7 +92,7 @@ try {
     return gzip(readFileSync(join(dir, 'out.js'), 'utf8'));
   };
   const lit = await litAlone('lit', "export { LitElement, html, css, nothing } from 'lit'; export { keyed } from 'lit/directives/keyed.js';");
-  const litHtml = await litAlone('lit-html', "export { html, render, nothing } from 'lit-html'; export { keyed } from 'lit-html/directives/keyed.js';");
+  const litHtml = await litAlone('lit-html', "export { html, render, nothing } from 'lit/html.js'; export { keyed } from 'lit/directives/keyed.js';");
   console.log(`\nLit as imported, alone    ${kib(lit)} gzip;  lit-html alone (no LitElement)  ${kib(litHtml)} gzip`);
 } finally {
   rmSync(out, { recursive: true, force: true });

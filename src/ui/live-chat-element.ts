@@ -36,9 +36,16 @@ function sameSubject(a: string | undefined, b: string): boolean {
   }
 }
 
-/** Resolves once the page has loaded, and the scripts its load event runs have run. */
-const pageLoaded = (): Promise<void> | void =>
-  document.readyState === 'complete' ? undefined : new Promise((done) => addEventListener('load', () => setTimeout(done), { once: true }));
+/**
+ * Resolves once the page's DOMContentLoaded listeners have run. Deferred scripts (the bundle among
+ * them) run before that event, while readyState already says 'interactive': the navigation's
+ * timing tells whether it has fired.
+ */
+function pageReady(): Promise<void> | void {
+  const navigation = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+  const fired = document.readyState === 'complete' || (document.readyState === 'interactive' && (!navigation || navigation.domContentLoadedEventEnd > 0));
+  if (!fired) return new Promise((done) => document.addEventListener('DOMContentLoaded', () => setTimeout(done), { once: true }));
+}
 
 /**
  * `<live-chat>`: the embeddable chat widget.
@@ -128,6 +135,8 @@ export class LiveChatElement extends LitElement {
   private usedToken: string | undefined;
   /** A provider asked for a token that has not answered yet. */
   private askedProvider: TokenProvider | undefined;
+  /** A fresh start was asked for while the element was off the page for a moment (a token for another user, say). */
+  private restartWhenBack = false;
   /** Own messages whose failure was said. */
   private readonly saidFailed = new Set<string>();
   /** Messages written here whose live-chat-message has fired (send() fires it if a switch got in the way). */
@@ -305,9 +314,9 @@ export class LiveChatElement extends LitElement {
     window.addEventListener('online', this.wentOnline);
     this.connectChat();
     // A page that left out server-url or the token hears why nothing connects. In time, and so not told: its
-    // script setting them in this same task, or, while the page loads, up to its load event (DOMContentLoaded
-    // listeners run after a deferred bundle has upgraded the element).
-    void this.updateComplete.then(pageLoaded).then(() => {
+    // script setting them in this same task, or, while the page loads, in a DOMContentLoaded listener (those
+    // run after a deferred bundle has upgraded the element).
+    void this.updateComplete.then(pageReady).then(() => {
       if (!this.isConnected || this.chat.client) return;
       dispatch(this, 'live-chat-error', { code: 0, message: `live-chat needs ${this.serverUrl ? 'a token attribute or a tokenProvider' : 'a server-url attribute'}` });
     });
@@ -320,7 +329,13 @@ export class LiveChatElement extends LitElement {
    * after the element is added.
    */
   private connectChat(restart = false): void {
-    if (!this.isConnected || !this.serverUrl || !(this.token || this.tokenProvider)) return;
+    if (!this.isConnected) {
+      this.restartWhenBack ||= restart; // off the page for a moment (moved): its client is still there, and must start over
+      return;
+    }
+    if (!this.serverUrl || !(this.token || this.tokenProvider)) return;
+    restart ||= this.restartWhenBack;
+    this.restartWhenBack = false;
     const key = `${this.serverUrl} ${this.conversationId ?? ''}`;
     if (this.chat.client && key === this.chatKey && !restart) return;
     if (this.chat.client) {
@@ -395,14 +410,16 @@ export class LiveChatElement extends LitElement {
   }
 
   override disconnectedCallback(): void {
-    this.setTyping(false);
-    super.disconnectedCallback(); // the controller closes the client, unless the element is back by then (moved)
+    // Queued before the controller's, which closes the client: both do nothing if the element is back by then (moved).
     queueMicrotask(() => {
       if (this.isConnected) return;
+      this.setTyping(false);
       this.chatKey = undefined;
+      this.restartWhenBack = false;
       this.loaded = false;
       this.newsAfterSeq = undefined;
     });
+    super.disconnectedCallback();
     window.visualViewport?.removeEventListener('resize', this.viewportChanged);
     this.listResized?.disconnect();
     this.observedList = null;

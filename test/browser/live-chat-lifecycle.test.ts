@@ -77,7 +77,7 @@ describe('<live-chat> on a page', () => {
     document.body.append(el);
     await waitFor(() => el.status === 'connected', 'connected');
     el.remove();
-    await Promise.resolve(); // once the task that removed it is over: it may have been moved
+    await Promise.resolve(); // after the script that removed it (it may have put it back: a move)
     expect(statuses.at(-1)).to.deep.equal({ status: 'idle' });
     expect(el.status).to.equal('idle');
     document.body.append(el);
@@ -110,6 +110,36 @@ describe('<live-chat> on a page', () => {
     expect(statuses).to.deep.equal([]);
     expect(el.status).to.equal('connected');
     expect(sockets.length, 'sockets opened since').to.equal(opened);
+  });
+
+  it('moved in one go while the user types, the other side still sees them typing; a token for another user given during the move starts over as that user', async () => {
+    const [alice, bob] = [uniqueId('v'), uniqueId('v')];
+    const agent = await agentFor(alice);
+    const typing: boolean[] = [];
+    agent.on('typing', (t) => typing.push(t.is_typing));
+    const el = element({ token: await makeToken({ sub: alice }) });
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected');
+    const input = el.shadowRoot!.querySelector('textarea')!;
+    input.value = 'hel';
+    input.dispatchEvent(new Event('input'));
+    await waitFor(() => typing.at(-1) === true, 'typing on');
+    const box = document.createElement('div');
+    document.body.append(box);
+    cleanup.push(() => box.remove());
+    box.append(el);
+    await sleep(300);
+    expect(typing, 'no "stopped typing" for a move').to.deep.equal([true]);
+
+    const bobsAgent = await agentFor(bob);
+    const bobsToken = await makeToken({ sub: bob });
+    el.remove();
+    el.setAttribute('token', bobsToken);
+    document.body.append(el);
+    await waitFor(() => el.status === 'connected', 'connected as bob');
+    await el.send('written by bob');
+    await waitFor(() => storedContents(bobsAgent).includes('written by bob'), "in bob's conversation");
+    expect(storedContents(agent)).to.not.include('written by bob');
   });
 
   it('a tokenProvider set by a later script is asked once the token attribute\'s token is refused', async () => {

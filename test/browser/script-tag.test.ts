@@ -90,4 +90,17 @@ describe('dist/live-chat.js', () => {
       await tab.close();
     }
   });
+
+  it('says what is missing once DOMContentLoaded is over, without waiting for a slow image to let the page load', async () => {
+    const token = await makeToken({ sub: uniqueId('v') });
+    const tab = await Tab.open({ url: server.wsUrl, token, page: '/test/browser/fixtures/missing-token-slow-page.html' });
+    try {
+      await waitFor(async () => (await tab.eval<unknown[]>('return window.errors')).length > 0, 'the error');
+      expect(await tab.eval<unknown[]>('return window.errors')).to.deep.equal([
+        { code: 0, message: 'live-chat needs a token attribute or a tokenProvider', readyState: 'interactive' },
+      ]);
+    } finally {
+      await tab.close();
+    }
+  });
 });
