@@ -36,6 +36,9 @@ function sameSubject(a: string | undefined, b: string): boolean {
   }
 }
 
+/** Where the launcher's panel covers the whole screen: the same query as in styles.ts. */
+const FULL_SCREEN = '(max-width: 480px), (max-height: 520px)';
+
 /**
  * Resolves once the page's DOMContentLoaded listeners have run. Deferred scripts (the bundle among
  * them) run before that event, while readyState already says 'interactive': the navigation's
@@ -308,7 +311,7 @@ export class LiveChatElement extends LitElement {
     super.connectedCallback();
     this.requestUpdate(); // moved: the list is observed again in updated()
     window.visualViewport?.addEventListener('resize', this.viewportChanged);
-    this.narrow ??= matchMedia('(max-width: 480px)');
+    this.narrow ??= matchMedia(FULL_SCREEN);
     this.narrow.addEventListener('change', this.narrowChanged);
     document.addEventListener('visibilitychange', this.visibilityChanged);
     window.addEventListener('online', this.wentOnline);
@@ -728,7 +731,7 @@ export class LiveChatElement extends LitElement {
     this.close();
   };
 
-  /** Whether the panel covers the screen (styles.ts: under 480 px). */
+  /** Whether the panel covers the screen (styles.ts: under 480 px wide or 520 px tall). */
   private get fullScreen(): boolean {
     return this.mode !== 'inline' && !!this.narrow?.matches;
   }

@@ -184,8 +184,12 @@ export const styles = css`
       scroll-behavior: auto;
     }
   }
-  /* Phones: the whole screen, above the on-screen keyboard (height follows visualViewport). */
-  @media (max-width: 480px) {
+  /*
+   * Phones, and screens too short for a floating panel (a phone turned sideways, a desktop at 200%
+   * zoom): the whole screen, above the on-screen keyboard (height follows visualViewport).
+   * The same query as FULL_SCREEN in live-chat-element.ts.
+   */
+  @media (max-width: 480px), (max-height: 520px) {
     .panel.floating,
     :host([position]) .panel.floating {
       inset: 0;

@@ -574,6 +574,28 @@ describe('<live-chat>', () => {
     }
   });
 
+  it('fills the screen when it is short too (a phone turned sideways, a desktop at 200% zoom), its header and composer whole', async () => {
+    await setViewport({ width: 640, height: 400 });
+    try {
+      const { el } = await visitorElement({ open: true, lang: 'ja' });
+      const panel = $(el, '.panel')!;
+      await Promise.all(panel.getAnimations().map((a) => a.finished));
+      const rect = panel.getBoundingClientRect();
+      expect([rect.left, rect.top, rect.width, Math.round(rect.height)], JSON.stringify(rect)).to.deep.equal([0, 0, 640, 400]);
+      expect(panel.getAttribute('aria-modal')).to.equal('true');
+      const input = $<HTMLTextAreaElement>(el, 'textarea')!;
+      input.value = 'one\ntwo\nthree';
+      input.dispatchEvent(new Event('input'));
+      await el.updateComplete;
+      for (const part of ['.header', 'form']) {
+        const box = $(el, part)!.getBoundingClientRect();
+        expect(box.top >= 0 && box.bottom <= 400 + 0.5, `${part} inside the screen: ${JSON.stringify(box)}`).to.equal(true);
+      }
+    } finally {
+      await setViewport({ width: 800, height: 600 });
+    }
+  });
+
   it('aria-modal follows the viewport while the panel is open (a phone turned, a window resized)', async () => {
     const { el } = await visitorElement({ open: true });
     await el.updateComplete;
