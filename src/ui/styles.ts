@@ -257,6 +257,8 @@ export const styles = css`
   }
   .notice button,
   .retry {
+    flex-shrink: 0; /* the notice's text wraps; the button's word stays whole (再接続 broke in two) */
+    white-space: nowrap;
     border: 1px solid currentColor;
     background: transparent;
     color: inherit;

@@ -810,6 +810,30 @@ describe('<live-chat>', () => {
       expect(el.shadowRoot!.activeElement === $(el, 'textarea'), 'the composer has the focus').to.equal(true);
     });
 
+    it('on a phone, a notice\'s button keeps its word on one line in every language (the notice\'s text wraps instead)', async () => {
+      await setViewport({ width: 375, height: 667 });
+      const el = await inline(await makeToken({ sub: uniqueId('v') }));
+      Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
+      try {
+        await waitFor(() => el.status === 'connected', 'connected');
+        window.dispatchEvent(new Event('offline'));
+        await waitFor(() => el.status === 'offline', 'offline', 1000);
+        for (const lang of ['ja', 'th', 'id', 'zh-TW', 'en']) {
+          el.setAttribute('lang', lang);
+          await el.updateComplete;
+          const button = notice(el)!.querySelector('button')!;
+          const range = document.createRange();
+          range.selectNodeContents(button);
+          const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+          expect(lines.size, `${lang}: "${button.textContent}" on ${lines.size} lines`).to.equal(1);
+        }
+      } finally {
+        delete (navigator as { onLine?: boolean }).onLine;
+        window.dispatchEvent(new Event('online'));
+        await setViewport({ width: 800, height: 600 });
+      }
+    });
+
     it('offline (the browser lost its network): live-chat-status says offline, the notice says messages wait, passes axe; online connects again', async () => {
       const el = await inline(await makeToken({ sub: uniqueId('v') }));
       await waitFor(() => el.status === 'connected', 'connected');
