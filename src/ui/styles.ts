@@ -245,6 +245,18 @@ export const styles = css`
     fill: currentColor;
   }
 
+  /* The widget's own words take their direction from themselves: an English sentence keeps its full stop at its end on a right-to-left page. */
+  .heading,
+  .connection,
+  .notice span,
+  .older,
+  .typing,
+  .meta,
+  .divider,
+  .composer-error p {
+    unicode-bidi: plaintext;
+  }
+
   .notice {
     display: flex;
     gap: 8px;

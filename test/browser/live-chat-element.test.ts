@@ -834,6 +834,35 @@ describe('<live-chat>', () => {
       }
     });
 
+    it('on a right-to-left page in English, the widget\'s sentences keep their full stops at their end', async () => {
+      const el = await inline(await makeToken({ sub: uniqueId('v') }));
+      el.setAttribute('dir', 'rtl'); // the page's direction, no language chosen: the layout mirrors, the words are English
+      el.removeAttribute('lang');
+      Object.defineProperty(navigator, 'onLine', { configurable: true, get: () => false });
+      try {
+        await waitFor(() => el.status === 'connected', 'connected');
+        window.dispatchEvent(new Event('offline'));
+        await waitFor(() => el.status === 'offline', 'offline', 1000);
+        await el.updateComplete;
+        const span = notice(el)!.querySelector('span')!;
+        const text = [...span.childNodes].find((node): node is Text => node.nodeType === Node.TEXT_NODE && (node as Text).data.endsWith('back.'))!;
+        const at = text.data.lastIndexOf('back.');
+        expect(at, text.data).to.be.above(0);
+        const rectOf = (start: number, end: number) => {
+          const range = document.createRange();
+          range.setStart(text, start);
+          range.setEnd(text, end);
+          return range.getBoundingClientRect();
+        };
+        const word = rectOf(at, at + 'back'.length);
+        const stop = rectOf(at + 'back'.length, at + 'back.'.length);
+        expect(stop.left >= word.right - 1, `the full stop at ${stop.left}, the word ends at ${word.right}`).to.equal(true);
+      } finally {
+        delete (navigator as { onLine?: boolean }).onLine;
+        window.dispatchEvent(new Event('online'));
+      }
+    });
+
     it('offline (the browser lost its network): live-chat-status says offline, the notice says messages wait, passes axe; online connects again', async () => {
       const el = await inline(await makeToken({ sub: uniqueId('v') }));
       await waitFor(() => el.status === 'connected', 'connected');
