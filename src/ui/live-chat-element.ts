@@ -932,7 +932,8 @@ export class LiveChatElement extends LitElement {
     // Stopped or expired, or trying again from there (the user's reconnect, a send): the same notice until it works or is refused again.
     const settled = TRYING.includes(state) || state === 'idle' ? this.lastSettled : state;
     if (settled === 'stopped') return notice(s.stopped, s.reconnect);
-    if (settled === 'auth-failed') return notice(s.expired, s.reconnect);
+    // Reconnect only where it can help: with a provider to ask, or a token attribute not refused yet (a new one reconnects by itself).
+    if (settled === 'auth-failed') return notice(s.expired, this.tokenProvider || this.token !== this.usedToken ? s.reconnect : undefined);
     if (settled === 'replaced') return notice(s.replaced, s.useHere);
     if (this.slowDown && state === 'connected') return notice(s.slowDown);
     if (!this.chat.persistent) return notice(s.storage);
