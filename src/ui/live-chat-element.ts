@@ -79,6 +79,7 @@ function pageReady(): Promise<void> | void {
  * @csspart notice - a warning bar (offline, disconnected, session expired, storage)
  * @csspart messages - the scrolling message list
  * @csspart message - one message bubble
+ * @csspart jump - the "N unread ↓" button while the reader is scrolled up
  * @csspart typing - the typing indicator
  * @csspart composer - the form with the text field and send button
  *
@@ -659,10 +660,14 @@ export class LiveChatElement extends LitElement {
       this.pinned = false;
       this.windowStart = 0;
       this.windowEnd = this.chat.messages.length > WINDOW * 2 ? WINDOW * 2 : undefined; // a short history whole
-    } else if (event.key === 'End') {
-      this.pinned = true;
-      this.windowEnd = undefined;
-    }
+    } else if (event.key === 'End') this.jumpToEnd();
+  };
+
+  /** To the newest message, as End does; what is there is then seen. */
+  private readonly jumpToEnd = (): void => {
+    this.pinned = true;
+    this.windowEnd = undefined;
+    this.requestUpdate();
   };
 
   /** Older pages arrive at the top: drop from the bottom what is beyond twice the window. */
@@ -878,6 +883,9 @@ export class LiveChatElement extends LitElement {
         ${this.renderNotice(s)}
         <div class="messages" part="messages" role="region" aria-label=${s.messages} tabindex="0" @scroll=${this.onScroll} @keydown=${this.onListKey}>
           ${this.chat.loadingOlder ? html`<div class="older">${s.older}</div>` : nothing} ${this.renderMessages(s)}
+          ${!this.pinned && this.unread
+            ? html`<button class="jump" part="jump" type="button" @click=${this.jumpToEnd}>${format(s.unread, { n: this.unread })}<span aria-hidden="true"> ↓</span></button>`
+            : nothing /* scrolled up: news below would go unseen (inline views have no badge) */}
         </div>
         <div class="typing" part="typing">${this.typingText(s)}</div>
         <div id="composer-error" class="composer-error" role="alert">${this.composerError ? keyed(this.composerErrors, html`<p>${this.composerError}</p>`) : nothing}</div>

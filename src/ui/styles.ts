@@ -279,6 +279,22 @@ export const styles = css`
     font-size: 13px;
   }
 
+  /* Stays at the bottom of the list in sight while the reader is scrolled up. */
+  .jump {
+    position: sticky;
+    bottom: 4px;
+    align-self: center;
+    border: 0;
+    border-radius: 999px;
+    padding: 4px 12px;
+    background: var(--live-chat-accent);
+    color: var(--live-chat-on-accent);
+    font: inherit;
+    font-size: 13px;
+    box-shadow: var(--live-chat-shadow);
+    cursor: pointer;
+  }
+
   .messages {
     position: relative; /* its visually hidden parts stay inside its clipping */
     flex: 1;

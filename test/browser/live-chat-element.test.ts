@@ -977,6 +977,30 @@ describe('<live-chat>', () => {
     await waitFor(() => bubbles(el).at(-1)?.textContent === 'message 401', 'following again');
   });
 
+  it('scrolled up, a new message from the other side shows a button with the unread count that jumps to it (an agent\'s inline view has no badge)', async () => {
+    const { el, visitorId } = await visitorElement({ mode: 'inline' });
+    el.style.height = '300px';
+    const agent = await agentFor(visitorId);
+    for (let i = 1; i <= 30; i++) void agent.send(`message ${i}`);
+    await waitFor(() => bubbles(el).at(-1)?.textContent === 'message 30', 'the newest at the bottom', 10_000);
+    await el.updateComplete;
+    expect($(el, '.jump') === null, 'no button while following').to.equal(true);
+    const scroller = $(el, '.messages')!;
+    scroller.scrollTop = 0;
+    await waitFor(() => scroller.scrollTop === 0, 'scrolled up');
+    await sleep(100); // the scroll event
+    await agent.send('while you were up there');
+    const jump = await waitFor(() => $<HTMLButtonElement>(el, '.jump'), 'the button');
+    expect(jump.textContent).to.equal('1 unread ↓'); // the arrow hidden from screen readers
+    const box = jump.getBoundingClientRect();
+    const view = scroller.getBoundingClientRect();
+    expect(box.bottom <= view.bottom && box.top >= view.top, 'in sight at the bottom of the list').to.equal(true);
+    await expect(el).to.be.accessible();
+    jump.click();
+    await waitFor(() => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 2 && $(el, '.jump') === null, 'at the newest, the button gone');
+    expect(bubbles(el).at(-1)?.textContent).to.equal('while you were up there');
+  });
+
   it('in both themes (two widgets on one page), with messages both ways, the divider and the badge, every text has 4.5:1 contrast (axe, and the badge, which axe skips)', async () => {
     for (const theme of ['light', 'dark']) {
       const { el, visitorId } = await visitorElement();
