@@ -13,6 +13,14 @@ defineLiveChat();
 
 const texts = (el: LiveChatElement) => [...el.shadowRoot!.querySelectorAll<HTMLElement>('.bubble')].map((b) => b.textContent);
 
+/** Writes `text` in the element's composer as a user would (so its typing goes out); returns the composer. */
+function typeText(el: HTMLElement, text: string): HTMLTextAreaElement {
+  const input = el.shadowRoot!.querySelector('textarea')!;
+  input.value = text;
+  input.dispatchEvent(new Event('input'));
+  return input;
+}
+
 /** Every detail of `name` the element fires from now on. */
 function heard<K extends LiveChatEventName>(el: HTMLElement, name: K): LiveChatEventDetails[K][] {
   const details: LiveChatEventDetails[K][] = [];
@@ -120,9 +128,7 @@ describe('<live-chat> on a page', () => {
     const el = element({ token: await makeToken({ sub: alice }) });
     document.body.append(el);
     await waitFor(() => el.status === 'connected', 'connected');
-    const input = el.shadowRoot!.querySelector('textarea')!;
-    input.value = 'hel';
-    input.dispatchEvent(new Event('input'));
+    typeText(el, 'hel');
     await waitFor(() => typing.at(-1) === true, 'typing on');
     const box = document.createElement('div');
     document.body.append(box);
@@ -576,9 +582,7 @@ describe('<live-chat> on a page', () => {
     const el = element({ token: await makeToken({ sub: uniqueId('agent'), role: 'agent' }), 'conversation-id': first });
     document.body.append(el);
     await waitFor(() => el.status === 'connected', 'connected');
-    const input = el.shadowRoot!.querySelector('textarea')!;
-    input.value = 'half a thought';
-    input.dispatchEvent(new Event('input'));
+    const input = typeText(el, 'half a thought');
     await waitFor(() => typing.at(-1) === true, 'typing on');
     el.setAttribute('conversation-id', second);
     await waitFor(() => typing.at(-1) === false, 'typing off');

@@ -24,6 +24,17 @@ describe('dist/live-chat.js', () => {
     await stopChatServer(server);
   });
 
+  /** Opens a fixture page in another tab, its query giving the server and a new visitor's token; runs `check` there, then closes it. */
+  async function onPage(page: string, check: (tab: Tab) => Promise<void>): Promise<void> {
+    const token = await makeToken({ sub: uniqueId('v') });
+    const tab = await Tab.open({ url: server.wsUrl, token, page });
+    try {
+      await check(tab);
+    } finally {
+      await tab.close();
+    }
+  }
+
   it('registers live-chat when loaded, and loading it twice throws nothing', async () => {
     const errors: string[] = [];
     const onError = (e: ErrorEvent) => errors.push(e.message);
@@ -59,9 +70,7 @@ describe('dist/live-chat.js', () => {
   });
 
   it('works under default-src self, no inline styles or eval, and Trusted Types, with no violation, loaded twice', async () => {
-    const token = await makeToken({ sub: uniqueId('v') });
-    const tab = await Tab.open({ url: server.wsUrl, token, page: '/test/browser/fixtures/csp.html' });
-    try {
+    await onPage('/test/browser/fixtures/csp.html', async (tab) => {
       await waitFor(() => tab.eval<string>("return document.getElementById('chat').status"), 'the widget', 8000).catch(async (error) => {
         throw new Error(`${error.message}; violations: ${JSON.stringify(await tab.eval('return window.violations'))}; defined: ${await tab.eval("return !!customElements.get('live-chat')")}`);
       });
@@ -74,33 +83,23 @@ describe('dist/live-chat.js', () => {
       expect(await tab.eval<string[]>('return window.violations')).to.deep.equal([]);
       expect(await tab.eval<string[]>('return window.errors')).to.deep.equal([]); // the bundle is loaded twice there
       expect(await tab.eval<boolean>("return !document.getElementById('chat').hasAttribute('token')")).to.equal(true);
-    } finally {
-      await tab.close();
-    }
+    });
   });
 
   it('says nothing is missing while the page is still loading: a tokenProvider set on DOMContentLoaded, after the deferred bundle ran, is in time', async () => {
-    const token = await makeToken({ sub: uniqueId('v') });
-    const tab = await Tab.open({ url: server.wsUrl, token, page: '/test/browser/fixtures/provider-on-load.html' });
-    try {
+    await onPage('/test/browser/fixtures/provider-on-load.html', async (tab) => {
       await waitFor(async () => (await tab.eval<string>("return document.getElementById('chat').status")) === 'connected', 'connected with the provider');
       expect(await tab.eval<boolean>('return window.upgradedBeforeProvider'), 'the element was defined before the provider came').to.equal(true);
       expect(await tab.eval<unknown[]>('return window.errors')).to.deep.equal([]);
-    } finally {
-      await tab.close();
-    }
+    });
   });
 
   it('says what is missing once DOMContentLoaded is over, without waiting for a slow image to let the page load', async () => {
-    const token = await makeToken({ sub: uniqueId('v') });
-    const tab = await Tab.open({ url: server.wsUrl, token, page: '/test/browser/fixtures/missing-token-slow-page.html' });
-    try {
+    await onPage('/test/browser/fixtures/missing-token-slow-page.html', async (tab) => {
       await waitFor(async () => (await tab.eval<unknown[]>('return window.errors')).length > 0, 'the error');
       expect(await tab.eval<unknown[]>('return window.errors')).to.deep.equal([
         { code: 0, message: 'live-chat needs a token attribute or a tokenProvider', readyState: 'interactive' },
       ]);
-    } finally {
-      await tab.close();
-    }
+    });
   });
 });
