@@ -311,10 +311,10 @@ export async function createRedisBus(url: string, handlers: BusHandlers, log: Lo
   };
 }
 
-/** host:port, without a password. */
 /** Redis's answers to a missing or wrong password (or ACL user). */
 const REFUSED_CREDENTIALS = /^(NOAUTH|WRONGPASS)|invalid password|invalid username-password/i;
 
+/** host:port, without a password. */
 export function describeUrl(url: string): string {
   try {
     const parsed = new URL(url);
