@@ -77,7 +77,7 @@ export class LiveChatClient {
   private readonly listeners = new Map<keyof ClientEvents, Set<Listener<never>>>();
   private readonly options: LiveChatClientOptions;
   private readonly timing: ClientTiming;
-  /** The last read position asked for while this tab held no socket. */
+  /** The last read position asked for while this tab held no socket, until an engine of this tab takes it. */
   private readWanted: { id: string; seq: number } | undefined;
   private conversation!: Conversation;
   private store!: ChatStore;
@@ -418,7 +418,10 @@ export class LiveChatClient {
           WebSocket: this.options.WebSocket ?? WebSocket,
         });
         this.engine = engine;
+        // Handed over once: the engine keeps it until it is sent (or drops it with a reset store), and a later engine of
+        // this tab (gone alone) must not be handed a position of another numbering.
         if (this.readWanted) engine.markRead(this.readWanted.id, this.readWanted.seq);
+        this.readWanted = undefined;
         // What a holding tab that went away had on the wire is on none now: it waits, here, for this socket.
         this.changed(this.conversation.unsent().map((m) => (m.status === 'sending' ? this.conversation.setPendingStatus(m.message_id, 'queued') : undefined)));
         engine.start();
